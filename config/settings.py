@@ -1,0 +1,153 @@
+"""Typed settings for the proxy.
+
+Precedence, lowest first: defaults < YAML config file < ``VIDEOCACHE_*`` environment
+variables < command-line flags. Validation is pydantic's; any failure becomes one
+:class:`SettingsError` whose message names the offending setting, so the CLI can print a
+single line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "VIDEOCACHE_"
+# Environment variables with this prefix that are not settings themselves.
+_ENV_NOT_SETTINGS = frozenset({"VIDEOCACHE_CONFIG"})
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; ``str(err)`` is one line naming it."""
+
+
+def _default_prices() -> dict[str, float]:
+    # Dollars per second of video. Keys are "model" or "model@size"; the sized key wins.
+    return {
+        "sora-2": 0.10,
+        "sora-2-pro": 0.30,
+        "sora-2-pro@1024x1792": 0.50,
+        "sora-2-pro@1792x1024": 0.50,
+    }
+
+
+class Settings(BaseModel):
+    """Everything the proxy can be told. Field names are the YAML keys; the environment
+    spells them ``VIDEOCACHE_<UPPER_NAME>`` and flags ``--dashed-name``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    # None: `videocache serve` starts the bundled simulator and proxies to it.
+    upstream: str | None = None
+    upstream_flavor: Literal["openai", "bifrost"] = "openai"
+    upstream_provider: str = "openai"
+    public_url: str | None = None
+    data_dir: Path = Path("data")
+    max_body_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)
+    content_timeout: float = Field(900.0, gt=0)
+    simulator_port: int = Field(8081, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Cache (see README "Cache").
+    cache_enabled: bool = True
+    cache_threshold: float = Field(0.90, ge=0.0, le=1.0)
+    cache_ttl: int = Field(7 * 24 * 3600, ge=1)
+    cache_max_bytes: int = Field(20 * 1024**3, ge=1024 * 1024)
+    cache_scope: Literal["credential", "shared"] = "credential"
+    cache_shared_name: str = "default"
+    cache_variants: list[Literal["video", "thumbnail", "spritesheet"]] = Field(
+        default_factory=lambda: ["video", "thumbnail", "spritesheet"]
+    )
+    cache_semantic: bool = True
+    embedding_model: str | None = None
+    watch_interval: float = Field(2.0, gt=0)
+    prices: dict[str, float] = Field(default_factory=_default_prices)
+    admin_token: str | None = None
+
+    # Observability.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    capture_raw: bool = False
+    capture_max_bytes: int = Field(16 * 1024, ge=0)
+
+    @field_validator("upstream", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must not carry a query or fragment")
+        return value.rstrip("/")
+
+
+FIELDS = frozenset(Settings.model_fields)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"config file {str(path)!r} is unreadable: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {str(path)!r} must hold a mapping of settings")
+    unknown = sorted(str(k) for k in data if k not in FIELDS)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]!r} in config file {str(path)!r}")
+    return data
+
+
+def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_SETTINGS:
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in FIELDS:
+            raise SettingsError(f"unknown setting in environment variable {name}")
+        # Lists and mappings come as YAML/JSON text (JSON is YAML); scalars stay strings
+        # so pydantic coerces them with the field's own rules.
+        annotation = str(Settings.model_fields[key].annotation)
+        found[key] = (
+            yaml.safe_load(value) if ("list" in annotation or "dict" in annotation) else value
+        )
+    return found
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from all layers. ``overrides`` are the CLI flags that were given."""
+    environ = os.environ if environ is None else environ
+    if config_file is None and environ.get("VIDEOCACHE_CONFIG"):
+        config_file = Path(environ["VIDEOCACHE_CONFIG"])
+    merged: dict[str, Any] = {}
+    if config_file is not None:
+        merged.update(_read_yaml(config_file))
+    merged.update(_read_env(environ))
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise SettingsError(f"invalid setting {name}: {first['msg']}") from None

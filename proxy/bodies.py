@@ -1,0 +1,261 @@
+"""Reading the request bodies the proxy must understand: create and remix.
+
+The body is read once, spooled (to disk past 1 MiB, so a 50 MB input_reference upload does
+not sit in memory) and parsed on the way through: JSON is loaded, multipart is parsed
+incrementally by python-multipart with file parts hashed, never held. The spool keeps the
+exact bytes so the upstream receives them unchanged, boundary and all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Literal
+
+import orjson
+from aiohttp import web
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from proxy.errors import ProxyError
+
+CHUNK = 256 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024
+MAX_TEXT_FIELD = 1024 * 1024
+MAX_PROMPT_CHARS = 32000
+
+
+@dataclass(slots=True)
+class FilePart:
+    name: str
+    filename: str | None
+    content_type: str
+    size: int
+    sha256: str
+    start: int  # offsets of the part's bytes inside the spooled body
+    end: int
+
+
+@dataclass
+class RequestBody:
+    kind: Literal["json", "multipart"]
+    content_type: str
+    fields: dict[str, Any]
+    files: list[FilePart]
+    spool: BinaryIO
+    length: int
+    sha256: str
+    raw_json: bytes | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        self.spool.seek(0)
+        while chunk := self.spool.read(CHUNK):
+            yield chunk
+
+    def part_bytes(self, part: FilePart) -> bytes:
+        self.spool.seek(part.start)
+        return self.spool.read(part.end - part.start)
+
+    def close(self) -> None:
+        if not self._closed:
+            self.spool.close()
+            self._closed = True
+
+
+def _bad(message: str, *, param: str | None = None, code: str = "invalid_request") -> ProxyError:
+    return ProxyError(400, message, code=code, param=param)
+
+
+def _too_large(limit: int) -> ProxyError:
+    return ProxyError(
+        413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large"
+    )
+
+
+class _MultipartCollector:
+    """Callbacks for python-multipart: text parts collected, file parts only hashed."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.files: list[FilePart] = []
+        self.offset = 0  # bytes of the body before the chunk being parsed
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._text = bytearray()
+        self._hash: Any = None
+        self._start = -1
+        self._end = -1
+        self._size = 0
+        self.error: ProxyError | None = None
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_header_field": self._header_field_cb,
+            "on_header_value": self._header_value_cb,
+            "on_header_end": self._header_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._text.clear()
+        self._hash = None
+        self._start = self._end = -1
+        self._size = 0
+
+    def _header_field_cb(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_cb(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[self._header_field.lower()] = self._header_value
+        self._header_field = self._header_value = b""
+        disposition, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        if disposition and b"filename" in params:
+            self._hash = hashlib.sha256()
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._start < 0:
+            self._start = self.offset + start
+        self._end = self.offset + end
+        self._size += end - start
+        if self._hash is not None:
+            self._hash.update(data[start:end])
+        elif len(self._text) + (end - start) > MAX_TEXT_FIELD:
+            self.error = _bad("A multipart text field exceeds 1 MiB.")
+        else:
+            self._text += data[start:end]
+
+    def _part_end(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name", b"").decode("utf-8", "replace")
+        if self._hash is not None:
+            filename = params.get(b"filename", b"").decode("utf-8", "replace") or None
+            content_type = self._headers.get(b"content-type", b"application/octet-stream")
+            start = max(self._start, 0)
+            self.files.append(
+                FilePart(
+                    name=name,
+                    filename=filename,
+                    content_type=content_type.decode("latin-1"),
+                    size=self._size,
+                    sha256=self._hash.hexdigest(),
+                    start=start,
+                    end=start + self._size,
+                )
+            )
+        else:
+            try:
+                self.fields[name] = self._text.decode("utf-8")
+            except UnicodeDecodeError:
+                self.error = _bad(f"The multipart field {name!r} is not UTF-8.", param=name)
+
+
+async def read_body(request: web.Request, limit: int) -> RequestBody:
+    """Read and parse a JSON or multipart body; 400 for what cannot be parsed, 413 past
+    ``limit``. Nothing is forwarded until this has returned."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(limit)
+    content_type_header = request.headers.get("Content-Type", "")
+    ctype, params = parse_options_header(content_type_header)
+    ctype_s = ctype.decode("latin-1").lower()
+    collector: _MultipartCollector | None = None
+    parser: MultipartParser | None = None
+    if ctype_s == "multipart/form-data":
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise _bad("The multipart Content-Type has no boundary.", param="Content-Type")
+        collector = _MultipartCollector()
+        parser = MultipartParser(boundary, collector.callbacks())
+    elif ctype_s not in ("application/json", "") and not ctype_s.endswith("+json"):
+        raise _bad(
+            f"Unsupported Content-Type {ctype_s!r}: send application/json or multipart/form-data.",
+            param="Content-Type",
+        )
+
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    digest = hashlib.sha256()
+    total = 0
+    try:
+        while chunk := await request.content.read(CHUNK):
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(limit)
+            spool.write(chunk)
+            digest.update(chunk)
+            if parser is not None and collector is not None:
+                try:
+                    parser.write(chunk)
+                except MultipartParseError as exc:
+                    raise _bad(f"Malformed multipart body: {exc}") from None
+                collector.offset += len(chunk)
+                if collector.error:
+                    raise collector.error
+        if parser is not None and collector is not None:
+            try:
+                parser.finalize()
+            except MultipartParseError as exc:
+                raise _bad(f"Malformed multipart body: {exc}") from None
+            return RequestBody(
+                "multipart",
+                content_type_header,
+                collector.fields,
+                collector.files,
+                spool,
+                total,
+                digest.hexdigest(),
+            )
+        spool.seek(0)
+        raw = spool.read()
+        try:
+            loaded = orjson.loads(raw) if raw.strip() else None
+        except orjson.JSONDecodeError as exc:
+            raise _bad(f"The request body is not valid JSON: {exc}", code="invalid_json") from None
+        if not isinstance(loaded, dict):
+            raise _bad("The request body must be a JSON object.", code="invalid_json")
+        return RequestBody(
+            "json",
+            content_type_header or "application/json",
+            loaded,
+            [],
+            spool,
+            total,
+            digest.hexdigest(),
+            raw_json=raw,
+        )
+    except BaseException:
+        spool.close()
+        raise
+
+
+def require_prompt(body: RequestBody) -> str:
+    """The prompt rule OpenAI applies, checked before anything reaches the upstream."""
+    prompt = body.fields.get("prompt")
+    if prompt is None:
+        raise _bad(
+            "Missing required parameter: 'prompt'.",
+            param="prompt",
+            code="missing_required_parameter",
+        )
+    if not isinstance(prompt, str):
+        raise _bad(
+            "Invalid type for 'prompt': expected a string.", param="prompt", code="invalid_type"
+        )
+    if not prompt.strip():
+        raise _bad("'prompt' must not be empty.", param="prompt", code="empty_string")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise _bad(
+            f"'prompt' is longer than {MAX_PROMPT_CHARS} characters.",
+            param="prompt",
+            code="string_above_max_length",
+        )
+    return prompt

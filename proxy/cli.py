@@ -1,0 +1,153 @@
+"""The ``videocache`` command: ``serve`` the proxy, or ``simulate`` an upstream.
+
+Errors in settings end the program with one line naming the setting, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings, SettingsError, load_settings
+
+
+def _serve_parser(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the caching proxy")
+    serve.add_argument("--config", type=Path, help="YAML settings file")
+    serve.add_argument("--upstream", help="base URL of the /v1/videos backend")
+    serve.add_argument("--upstream-flavor", choices=["openai", "bifrost"])
+    serve.add_argument("--upstream-provider", help="provider name for Bifrost and extra_fields")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir", type=Path)
+    serve.add_argument("--public-url", help="URL clients reach this proxy at")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="videocache", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    simulate = sub.add_parser("simulate", help="run the OpenAI-faithful upstream simulator")
+    # Imported only here: the simulator is a test/demo tool, not part of the proxy.
+    from simulator.cli import add_arguments
+
+    add_arguments(simulate)
+    return parser
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _start_bundled_simulator(settings: Settings) -> subprocess.Popen[bytes]:
+    """No upstream configured: run the simulator beside us, as its own process, so the
+    proxy never imports it and Ctrl-C stops both."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "simulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.simulator_port),
+        "--speed",
+        "10",
+    ]
+    child = subprocess.Popen(cmd)
+    if not _wait_for_port("127.0.0.1", settings.simulator_port, 20.0):
+        child.terminate()
+        raise SystemExit(
+            f"videocache: the bundled simulator did not start on port {settings.simulator_port}"
+        )
+    return child
+
+
+def serve(args: argparse.Namespace) -> None:
+    overrides = {
+        "upstream": args.upstream,
+        "upstream_flavor": args.upstream_flavor,
+        "upstream_provider": args.upstream_provider,
+        "host": args.host,
+        "port": args.port,
+        "data_dir": args.data_dir,
+        "public_url": args.public_url,
+        "log_level": args.log_level,
+    }
+    try:
+        settings = load_settings(args.config, overrides)
+    except SettingsError as exc:
+        raise SystemExit(f"videocache: {exc}") from None
+    child = None
+    if settings.upstream is None:
+        child = _start_bundled_simulator(settings)
+        settings = settings.model_copy(
+            update={"upstream": f"http://127.0.0.1:{settings.simulator_port}"}
+        )
+    from aiohttp import web
+
+    from proxy.app import build_app
+
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"videocache listening on {base} -> upstream {settings.upstream}", flush=True)
+    print(
+        f"try: curl -s {base}/v1/videos -H 'Authorization: Bearer sk-test' "
+        "-H 'Content-Type: application/json' -d '{\"prompt\": \"a red fox at dawn\"}'",
+        flush=True,
+    )
+    try:
+        web.run_app(
+            build_app(settings),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            handle_signals=True,
+            loop=_new_loop(),
+        )
+    finally:
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    # uvloop roughly halves the per-request cost of the event loop; plain asyncio works too.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _build_parser().parse_args(argv)
+    if args.command == "serve":
+        serve(args)
+    else:
+        from simulator.cli import run
+
+        run(args)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,69 @@
+"""Which headers cross the proxy, in each direction.
+
+Everything end-to-end is relayed (a superset of the contract's list: auth, organisation,
+project, the X-Stainless family, accept, content-type with its multipart boundary, retry and
+rate-limit headers...). Hop-by-hop headers (RFC 9110 section 7.6.1) are dropped, plus any
+header the peer named in its own Connection header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by aiohttp itself for the new connection or body framing.
+_REQUEST_DROP = HOP_BY_HOP | {"host", "content-length"}
+_RESPONSE_DROP = HOP_BY_HOP | {"content-length", "x-request-id", "server", "date"}
+
+
+def _connection_named(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set[str]:
+    named: set[str] = set()
+    for value in headers.getall("connection", []):
+        named.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return named
+
+
+def _filtered(
+    headers: CIMultiDictProxy[str] | CIMultiDict[str], drop: Iterable[str]
+) -> CIMultiDict[str]:
+    dropped = set(drop) | _connection_named(headers)
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in dropped)
+
+
+def upstream_request_headers(
+    headers: CIMultiDictProxy[str], request_id: str, *, drop_body_headers: bool = False
+) -> CIMultiDict[str]:
+    out = _filtered(headers, _REQUEST_DROP)
+    if drop_body_headers:
+        out.popall("content-type", None)
+        out.popall("content-encoding", None)
+    out["x-request-id"] = request_id
+    return out
+
+
+def client_response_headers(
+    headers: CIMultiDictProxy[str], *, keep_encoding: bool
+) -> CIMultiDict[str]:
+    """Headers to give the client. ``keep_encoding`` is False when the body we send is not
+    the upstream's raw bytes (we decoded or rewrote it), so its encoding no longer applies."""
+    out = _filtered(headers, _RESPONSE_DROP)
+    if not keep_encoding:
+        out.popall("content-encoding", None)
+    upstream_id = headers.get("x-request-id")
+    if upstream_id:
+        out["x-upstream-request-id"] = upstream_id
+    return out

@@ -1,0 +1,123 @@
+"""Moving upstream responses to the client: streamed untouched, or as JSON we enrich."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy.bifrost import normalise_video
+from proxy.context import RequestContext
+from proxy.errors import ProxyError
+from proxy.headers import client_response_headers
+
+STREAM_CHUNK = 256 * 1024
+
+
+async def stream_response(
+    ctx: RequestContext, upstream: aiohttp.ClientResponse
+) -> web.StreamResponse:
+    """Relay status, headers and the raw (possibly compressed) body chunk by chunk, so a
+    500 MB download never sits in the proxy's memory."""
+    headers = client_response_headers(upstream.headers, keep_encoding=True)
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+    if upstream.content_length is not None:
+        response.content_length = upstream.content_length
+    await response.prepare(ctx.request)
+    try:
+        async for chunk in upstream.content.iter_chunked(STREAM_CHUNK):
+            await response.write(chunk)
+    except aiohttp.ClientPayloadError:
+        # Headers are gone already: the only honest signal left is to cut the connection
+        # so the client sees a short body instead of a clean end.
+        ctx.state.record_upstream_error("malformed")
+        if ctx.request.transport is not None:
+            ctx.request.transport.abort()
+        return response
+    await response.write_eof()
+    return response
+
+
+async def read_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> Any:
+    """The upstream's JSON body, or a 502 saying it is not JSON. Error statuses are not
+    parsed here: callers relay them as they are."""
+    body = await upstream.read()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        ctx.state.record_upstream_error("malformed")
+        raise ProxyError(
+            502,
+            f"The upstream answered {ctx.route.request_type} with malformed JSON.",
+            code="upstream_malformed_json",
+        ) from None
+
+
+async def relay_error(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:
+    """Upstream 4xx/5xx: status, body and retry headers as they are (decoded, since the
+    JSON routes ask for decompression)."""
+    ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
+    body = await upstream.read()
+    headers = client_response_headers(upstream.headers, keep_encoding=False)
+    return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+
+
+def extra_fields(ctx: RequestContext, obj: dict[str, Any], latency_ms: float) -> dict[str, Any]:
+    """Merge the seed's extra_fields into ``obj``; what the upstream already sent wins,
+    except latency, which we measured from here."""
+    ours: dict[str, Any] = {
+        "request_type": ctx.route.request_type,
+        "provider": ctx.state.settings.upstream_provider,
+        "model_requested": ctx.model_requested or obj.get("model"),
+        "latency": round(latency_ms, 3),
+    }
+    theirs = obj.get("extra_fields")
+    if isinstance(theirs, dict):
+        ours.update({k: v for k, v in theirs.items() if k != "latency"})
+    obj["extra_fields"] = ours
+    return ours
+
+
+def json_reply(
+    ctx: RequestContext,
+    obj: Any,
+    *,
+    status: int = 200,
+    upstream: aiohttp.ClientResponse | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    out = (
+        client_response_headers(upstream.headers, keep_encoding=False)
+        if upstream is not None
+        else CIMultiDict[str]()
+    )
+    out.popall("content-type", None)
+    if headers:
+        out.update(headers)
+    return web.Response(
+        status=status, body=orjson.dumps(obj), content_type="application/json", headers=out
+    )
+
+
+async def enriched_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:
+    """A JSON route's upstream answer: errors relayed, success enriched with extra_fields."""
+    if upstream.status >= 400:
+        return await relay_error(ctx, upstream)
+    obj = await read_json(ctx, upstream)
+    if not isinstance(obj, dict):
+        ctx.state.record_upstream_error("malformed")
+        raise ProxyError(
+            502,
+            "The upstream answered with JSON that is not an object.",
+            code="upstream_malformed_json",
+        )
+    if ctx.state.settings.upstream_flavor == "bifrost":
+        normalise_video(obj)
+        for item in obj.get("data") or ():
+            if isinstance(item, dict):
+                normalise_video(item)
+    extra_fields(ctx, obj, ctx.upstream_seconds * 1000.0)
+    return json_reply(ctx, obj, status=upstream.status, upstream=upstream)

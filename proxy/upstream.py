@@ -1,0 +1,135 @@
+"""The client side: one pooled aiohttp session to the upstream, and the mapping of its
+failures onto the proxy's own errors (refused or reset -> 502, timeout -> 504)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
+
+from config.settings import Settings
+from proxy.errors import ProxyError
+
+# Characters kept as they are when WE build a path from an id we hold decoded (the
+# watcher, minted ids). Everything else, "/" and "%" included, is percent-encoded, the
+# same as the official SDK does, so the upstream decodes it back to the exact id.
+_ID_SAFE = ":@!$&'()*+,;=-._~"
+
+
+def quote_id(video_id: str) -> str:
+    return quote(video_id, safe=_ID_SAFE)
+
+
+ErrorHook = Callable[[str], None]
+
+
+class Upstream:
+    """Owns the session; ``request`` yields the live response so bodies can stream."""
+
+    def __init__(self, settings: Settings, on_error: ErrorHook | None = None) -> None:
+        if settings.upstream is None:
+            raise ValueError("an upstream URL is required")
+        base = URL(settings.upstream)
+        self.origin = str(base.origin())
+        self.base_path = base.raw_path.rstrip("/")
+        self.flavor = settings.upstream_flavor
+        self.provider = settings.upstream_provider
+        self._connect = settings.connect_timeout
+        self._read = settings.read_timeout
+        self._content = settings.content_timeout
+        self.on_error: ErrorHook = on_error or (lambda kind: None)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            # The proxy relays cookies as headers; it must never keep a jar of its own.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def ping(self, timeout: float) -> str | None:
+        """None when the upstream answers HTTP at all (any status), else why not."""
+        assert self._session is not None
+        try:
+            async with self._session.get(
+                self.origin + "/",
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,
+            ):
+                return None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"upstream {self.origin} is unreachable: {type(exc).__name__}"
+
+    def url(self, raw_path_and_query: str) -> URL:
+        # encoded=True: the client's bytes reach the upstream untouched (ids, query).
+        return URL(self.origin + self.base_path + raw_path_and_query, encoded=True)
+
+    @asynccontextmanager
+    async def request(
+        self,
+        method: str,
+        raw_path_and_query: str,
+        *,
+        headers: CIMultiDict[str],
+        data: Any = None,
+        content: bool = False,
+        decompress: bool = False,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        assert self._session is not None, "Upstream.start() was not awaited"
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self._connect,
+            sock_read=self._content if content else self._read,
+        )
+        try:
+            async with self._session.request(
+                method,
+                self.url(raw_path_and_query),
+                headers=headers,
+                data=data,
+                timeout=timeout,
+                allow_redirects=False,
+                auto_decompress=decompress,
+            ) as response:
+                yield response
+        except ProxyError:
+            raise
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            self.on_error("timeout")
+            raise ProxyError(
+                504, "The upstream did not answer in time.", code="upstream_timeout"
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            self.on_error("refused")
+            raise ProxyError(
+                502, f"The upstream is unreachable: {exc.os_error}", code="upstream_unreachable"
+            ) from exc
+        except aiohttp.ClientConnectionError as exc:
+            self.on_error("refused")
+            raise ProxyError(
+                502, "The upstream closed the connection.", code="upstream_reset"
+            ) from exc
+        except aiohttp.ClientPayloadError as exc:
+            self.on_error("malformed")
+            raise ProxyError(
+                502, "The upstream sent an incomplete body.", code="upstream_incomplete"
+            ) from exc
+        except aiohttp.ClientResponseError as exc:
+            self.on_error("malformed")
+            raise ProxyError(
+                502,
+                f"The upstream sent an invalid response: {exc.message}",
+                code="upstream_invalid",
+            ) from exc

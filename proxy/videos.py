@@ -1,0 +1,167 @@
+"""Handlers for the /v1/videos operations and the untouched relay of everything else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from proxy import bifrost
+from proxy.bodies import CHUNK, RequestBody, read_body, require_prompt
+from proxy.context import RequestContext
+from proxy.errors import ProxyError
+from proxy.headers import upstream_request_headers
+from proxy.relay import enriched_json, stream_response
+
+
+class _UpstreamTimer:
+    """Adds the time spent waiting on the upstream to ctx.upstream_seconds."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self.ctx = ctx
+        self.t0 = 0.0
+
+    def __enter__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.ctx.upstream_seconds += time.perf_counter() - self.t0
+
+
+async def forward_body(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
+    """Send a parsed create/remix body upstream (as sent, or as JSON for Bifrost) and relay
+    the JSON answer enriched."""
+    state = ctx.state
+    request = ctx.request
+    if state.settings.upstream_flavor == "bifrost":
+        if ctx.route.request_type == "video_generation":
+            payload: dict[str, Any] = bifrost.create_json(body, state.settings.upstream_provider)
+        else:
+            payload = dict(body.fields)
+        headers = upstream_request_headers(request.headers, ctx.request_id, drop_body_headers=True)
+        headers["Content-Type"] = "application/json"
+        data: Any = orjson.dumps(payload)
+    else:
+        headers = upstream_request_headers(request.headers, ctx.request_id)
+        headers["Content-Length"] = str(body.length)
+        data = body.chunks()
+    with _UpstreamTimer(ctx):
+        async with state.upstream.request(
+            "POST", ctx.raw_path, headers=headers, data=data, decompress=True
+        ) as upstream:
+            return await enriched_json(ctx, upstream)
+
+
+async def create(ctx: RequestContext) -> web.StreamResponse:
+    body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
+    try:
+        require_prompt(body)
+        model = body.fields.get("model")
+        ctx.model_requested = model if isinstance(model, str) else None
+        return await forward_body(ctx, body)
+    finally:
+        body.close()
+
+
+async def remix(ctx: RequestContext) -> web.StreamResponse:
+    body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
+    try:
+        require_prompt(body)
+        return await forward_body(ctx, body)
+    finally:
+        body.close()
+
+
+async def json_route(
+    ctx: RequestContext, raw_path_and_query: str | None = None
+) -> web.StreamResponse:
+    """retrieve, delete and list: no body of interest, JSON back."""
+    request = ctx.request
+    headers = upstream_request_headers(request.headers, ctx.request_id)
+    data = request.content if request.body_exists else None
+    if data is None:
+        headers.popall("Content-Type", None)
+    with _UpstreamTimer(ctx):
+        async with ctx.state.upstream.request(
+            request.method,
+            raw_path_and_query or ctx.raw_path,
+            headers=headers,
+            data=data,
+            decompress=True,
+        ) as upstream:
+            return await enriched_json(ctx, upstream)
+
+
+async def list_videos(ctx: RequestContext) -> web.StreamResponse:
+    if ctx.state.settings.upstream_flavor == "bifrost":
+        path = ctx.raw_path.split("?", 1)[0]
+        query = bifrost.list_query(ctx.query_string, ctx.state.settings.upstream_provider)
+        return await json_route(ctx, f"{path}?{query}")
+    return await json_route(ctx)
+
+
+class _LimitedStream:
+    """The client's body as an async iterator, cut off past the configured limit."""
+
+    def __init__(self, request: web.Request, limit: int) -> None:
+        self.request = request
+        self.limit = limit
+        self.exceeded = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        async for chunk in self.request.content.iter_chunked(CHUNK):
+            total += len(chunk)
+            if total > self.limit:
+                self.exceeded = True
+                raise ProxyError(413, "The request body is too large.", code="body_too_large")
+            yield chunk
+
+
+async def passthrough(ctx: RequestContext, *, content: bool = False) -> web.StreamResponse:
+    """Any other path and method, and content downloads: both bodies streamed untouched."""
+    request = ctx.request
+    limit = ctx.state.settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ProxyError(
+            413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large"
+        )
+    headers = upstream_request_headers(request.headers, ctx.request_id)
+    limited: _LimitedStream | None = None
+    if request.body_exists:
+        limited = _LimitedStream(request, limit)
+        if request.content_length is not None:
+            headers["Content-Length"] = str(request.content_length)
+    try:
+        with _UpstreamTimer(ctx):
+            async with ctx.state.upstream.request(
+                request.method,
+                ctx.raw_path,
+                headers=headers,
+                data=limited.__aiter__() if limited else None,
+                content=content,
+            ) as upstream:
+                if upstream.status >= 400:
+                    ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
+                return await stream_response(ctx, upstream)
+    except ProxyError:
+        if limited is not None and limited.exceeded:
+            raise ProxyError(
+                413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large"
+            ) from None
+        raise
+
+
+async def content(ctx: RequestContext) -> web.StreamResponse:
+    return await passthrough(ctx, content=True)
+
+
+async def retrieve(ctx: RequestContext) -> web.StreamResponse:
+    return await json_route(ctx)
+
+
+async def delete(ctx: RequestContext) -> web.StreamResponse:
+    return await json_route(ctx)

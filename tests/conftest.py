@@ -1,0 +1,58 @@
+"""Shared fixtures: the real simulator and the real proxy, each a server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from config.settings import Settings
+from proxy.app import build_app
+from simulator.app import SIM_STATE, build_app as build_simulator
+from simulator.settings import SimulatorSettings
+
+# Jobs take job_seconds / speed = 0.1 s of real time.
+FAST = {"speed": 200.0, "job_seconds": 20.0}
+
+ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
+
+
+@pytest.fixture
+async def start_simulator(aiohttp_server: Any) -> ServerFactory:
+    async def start(**overrides: Any) -> TestServer:
+        settings = SimulatorSettings(**{**FAST, **overrides})
+        return await aiohttp_server(build_simulator(settings), host="127.0.0.1")
+
+    return start
+
+
+@pytest.fixture
+async def start_proxy(aiohttp_server: Any, tmp_path: Path) -> ServerFactory:
+    async def start(upstream: TestServer | str, **overrides: Any) -> TestServer:
+        url = upstream if isinstance(upstream, str) else str(upstream.make_url("")).rstrip("/")
+        settings = Settings(upstream=url, data_dir=tmp_path / "data", **overrides)
+        return await aiohttp_server(build_app(settings), host="127.0.0.1")
+
+    return start
+
+
+@pytest.fixture
+async def sim(start_simulator: ServerFactory) -> TestServer:
+    return await start_simulator()
+
+
+@pytest.fixture
+async def proxy(start_proxy: ServerFactory, sim: TestServer) -> TestServer:
+    return await start_proxy(sim)
+
+
+def sim_requests(server: TestServer) -> list[Any]:
+    """What actually reached the simulator."""
+    return list(server.app[SIM_STATE].requests)
+
+
+def base_url(server: TestServer) -> str:
+    return str(server.make_url("/v1"))

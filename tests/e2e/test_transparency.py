@@ -1,0 +1,172 @@
+"""What a transparent proxy owes: exact ids, headers, query strings, bodies, encodings."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+from yarl import URL
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import ServerFactory, base_url, sim_requests
+
+WEIRD_IDS = [
+    "video_abc:openai",
+    "operations%2Fvideo_123:gemini",
+    "video_dGhpcyBpcyBh+bG9uZw==",
+    "video_" + "a1" * 200,
+]
+
+
+@pytest.mark.parametrize("raw_id", WEIRD_IDS)
+async def test_ids_reach_upstream_byte_for_byte(
+    proxy: TestServer, sim: TestServer, raw_id: str
+) -> None:
+    paths = [
+        ("GET", f"/v1/videos/{raw_id}"),
+        ("DELETE", f"/v1/videos/{raw_id}"),
+        ("GET", f"/v1/videos/{raw_id}/content?variant=thumbnail"),
+        ("POST", f"/v1/videos/{raw_id}/remix"),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for method, path in paths:
+            kwargs = {"json": {"prompt": "again"}} if method == "POST" else {}
+            url = URL(str(proxy.make_url("")).rstrip("/") + path, encoded=True)
+            async with http.request(method, url, **kwargs) as resp:
+                assert resp.status == 404  # the simulator does not know it; it saw it exactly
+    assert [r.raw_path for r in sim_requests(sim)] == [p for _, p in paths]
+
+
+async def test_sdk_encoded_ids_round_trip(proxy: TestServer, sim: TestServer) -> None:
+    client = openai.AsyncOpenAI(api_key="sk", base_url=base_url(proxy), max_retries=0)
+    for video_id in ("operations%2Fx:gemini", "video_a+b/c="):
+        with pytest.raises(openai.NotFoundError):
+            await client.videos.retrieve(video_id)
+    # The SDK percent-encodes "%" and "/"; the proxy relays its encoding untouched.
+    assert [r.raw_path for r in sim_requests(sim)] == [
+        "/v1/videos/operations%252Fx:gemini",
+        "/v1/videos/video_a+b%2Fc=",
+    ]
+    await client.close()
+
+
+async def test_request_id_kept_or_generated(proxy: TestServer, sim: TestServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url("/v1/videos"), headers={"x-request-id": "abc-123"}) as r:
+            assert r.headers["x-request-id"] == "abc-123"
+            assert r.headers["x-upstream-request-id"].startswith("req_")
+        async with http.get(proxy.make_url("/v1/videos")) as r:
+            generated = r.headers["x-request-id"]
+            assert generated.startswith("req_") and len(generated) > 10
+        async with http.get(proxy.make_url("/v1/videos"), headers={"x-request-id": "bad\tid"}) as r:
+            assert r.headers["x-request-id"] != "bad\tid"
+        async with http.get(proxy.make_url("/healthz"), headers={"x-request-id": "h-1"}) as r:
+            assert r.headers["x-request-id"] == "h-1"
+    upstream_ids = [r.headers.get("x-request-id") for r in sim_requests(sim)]
+    assert upstream_ids[0] == "abc-123" and upstream_ids[1] == generated
+
+
+async def test_headers_relayed_and_hop_by_hop_dropped(proxy: TestServer, sim: TestServer) -> None:
+    sent = {
+        "Authorization": "Bearer sk-live",
+        "OpenAI-Organization": "org-1",
+        "OpenAI-Project": "proj-1",
+        "X-Stainless-Lang": "python",
+        "Accept": "application/json",
+        "Keep-Alive": "timeout=5",
+        "Connection": "keep-alive, x-private-hop",
+        "X-Private-Hop": "secret",
+        "Proxy-Authorization": "Basic abc",
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url("/v1/videos?limit=3&order=asc"), headers=sent) as r:
+            assert r.status == 200
+            assert "openai-processing-ms" in r.headers
+    (rec,) = sim_requests(sim)
+    assert rec.raw_path == "/v1/videos?limit=3&order=asc"
+    for name in ("authorization", "openai-organization", "openai-project", "x-stainless-lang"):
+        assert rec.headers[name] == sent[next(k for k in sent if k.lower() == name)]
+    for name in ("keep-alive", "x-private-hop", "proxy-authorization"):
+        assert name not in rec.headers
+
+
+async def test_other_paths_stream_untouched(proxy: TestServer, sim: TestServer) -> None:
+    payload = bytes(range(256)) * 40_000  # ~10 MB
+    async def chunks() -> Any:
+        for i in range(0, len(payload), 65536):
+            yield payload[i : i + 65536]
+
+    async with aiohttp.ClientSession() as http:
+        async with http.put(
+            URL(str(proxy.make_url("/")) + "v1/echo/some/where?x=1&y=%2F", encoded=True),
+            data=chunks(),
+            headers={"X-Custom": "kept"},
+        ) as r:
+            echo = await r.json()
+        assert echo["method"] == "PUT"
+        assert echo["raw_path"] == "/v1/echo/some/where?x=1&y=%2F"
+        assert echo["body_len"] == len(payload)
+        assert echo["body_sha256"] == hashlib.sha256(payload).hexdigest()
+        assert echo["headers"]["x-custom"] == "kept"
+        async with http.get(proxy.make_url("/v1/blob?bytes=3000000")) as r:
+            assert r.headers["Content-Length"] == "3000000"
+            assert len(await r.read()) == 3_000_000
+        async with http.patch(proxy.make_url("/v1/chat/completions")) as r:
+            assert r.status == 404  # relayed from the simulator, not invented here
+
+
+async def test_gzip_upstream_bodies_reach_client(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    sim = await start_simulator(gzip_json=True)
+    proxy = await start_proxy(sim)
+    client = openai.AsyncOpenAI(api_key="sk", base_url=base_url(proxy), max_retries=0)
+    video = await client.videos.create(prompt="a compressed cat")
+    got = await client.videos.retrieve(video.id)
+    assert got.id == video.id and got.model_extra["extra_fields"]["request_type"] == "video_retrieve"
+    await client.close()
+    # A client that asks for gzip on a passthrough path gets the upstream's bytes untouched.
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async with http.get(
+            proxy.make_url("/v1/videos/characters/char_1"), headers={"Accept-Encoding": "gzip"}
+        ) as r:
+            raw = await r.read()
+            if r.headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            assert raw.startswith(b"{")
+
+
+async def test_truncated_upstream_content_is_not_a_clean_end(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    sim = await start_simulator()
+    proxy = await start_proxy(sim)
+    client = openai.AsyncOpenAI(api_key="sk", base_url=base_url(proxy), max_retries=0)
+    video = await client.videos.create_and_poll(prompt="short", poll_interval_ms=20)
+    await client.close()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(sim.make_url("/_sim/faults"), json={"truncate_content": True}) as r:
+            assert r.status == 200
+        async with http.get(proxy.make_url(f"/v1/videos/{video.id}/content")) as r:
+            assert r.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await r.read()
+
+
+async def test_health_and_readiness(start_proxy: ServerFactory, sim: TestServer) -> None:
+    proxy = await start_proxy(sim)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url("/healthz")) as r:
+            assert r.status == 200 and (await r.json())["status"] == "ok"
+        async with http.get(proxy.make_url("/readyz")) as r:
+            body = await r.json()
+            assert r.status == 200 and body["checks"] == {"upstream": "ok", "data_dir": "ok"}
+    down = await start_proxy("http://127.0.0.1:9")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(down.make_url("/readyz")) as r:
+            assert r.status == 503
+            assert "unreachable" in (await r.json())["checks"]["upstream"]
