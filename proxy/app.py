@@ -1,36 +1,42 @@
-"""Building the aiohttp application: routes, the request-id hook, lifecycle."""
+"""Building the aiohttp application: routes, middlewares, lifecycle of the parts."""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from cache.embedder import Embedder
 from config.settings import Settings
-from proxy import health, videos
+from metrics.registry import CacheStats, Metrics
+from proxy import admin, caching, health, videos
 from proxy.context import RequestContext
 from proxy.errors import ProxyError, error_response
 from proxy.routes import classify
 from proxy.state import STATE, AppState
 from proxy.upstream import Upstream
 
+VERSION = "0.1.0"
 Handler = Callable[[RequestContext], Awaitable[web.StreamResponse]]
 HANDLERS: dict[str, Handler] = {
-    "video_generation": videos.create,
+    "video_generation": caching.create_route,
     "video_list": videos.list_videos,
-    "video_retrieve": videos.retrieve,
-    "video_delete": videos.delete,
-    "video_download": videos.content,
-    "video_remix": videos.remix,
+    "video_retrieve": caching.retrieve,
+    "video_delete": caching.delete,
+    "video_download": caching.content,
+    "video_remix": caching.remix_route,
     "passthrough": videos.passthrough,
 }
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+CONTEXT_KEY = web.RequestKey("videocache_context", RequestContext)
 # A client's x-request-id is reused only when it is a sane token: it goes into logs and
 # upstream headers, so nothing that could inject lines or grow without bound.
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_OWN_ROUTES = {"/healthz": "/healthz", "/readyz": "/readyz", "/metrics": "/metrics"}
 
 
 def request_id_for(request: web.Request) -> str:
@@ -42,6 +48,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     route = classify(request.method, request.raw_path)
     ctx = RequestContext(request, state, route, request[REQUEST_ID_KEY])
+    request[CONTEXT_KEY] = ctx
     try:
         return await HANDLERS[route.request_type](ctx)
     except ProxyError as err:
@@ -53,40 +60,150 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         )
 
 
+def _route_label(request: web.Request) -> str:
+    ctx = request.get(CONTEXT_KEY)
+    if ctx is not None:
+        return ctx.route.template
+    path = request.path
+    if path.startswith("/admin/"):
+        return "/admin"
+    return _OWN_ROUTES.get(path, "other")
+
+
 @web.middleware
-async def request_id_middleware(
+async def observe_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    """Request id, metrics and the access log for every request, whatever answers it."""
+    started = time.perf_counter()
     request[REQUEST_ID_KEY] = request_id_for(request)
-    return await handler(request)
+    state = request.app[STATE]
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        total = time.perf_counter() - started
+        ctx = request.get(CONTEXT_KEY)
+        upstream_seconds = ctx.upstream_seconds if ctx is not None else 0.0
+        route = _route_label(request)
+        state.metrics.observe_request(route, request.method, status, total, upstream_seconds)
+        fields = {
+            "request_id": request[REQUEST_ID_KEY],
+            "method": request.method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(total * 1000, 3),
+            "upstream_ms": round(upstream_seconds * 1000, 3),
+        }
+        if ctx is not None:
+            fields.update(
+                cache=ctx.cache_result,
+                similarity=ctx.similarity,
+                model=ctx.model_requested,
+                **ctx.log_fields,
+            )
+        state.log.info("request", **fields)
 
 
-async def _set_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    # on_response_prepare runs before headers leave, for streamed responses too.
+async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    # Runs before headers leave, for streamed responses too.
     request_id = request.get(REQUEST_ID_KEY)
     if request_id:
         response.headers["x-request-id"] = request_id
+    ctx = request.get(CONTEXT_KEY)
+    if ctx is not None:
+        timings = [f"upstream;dur={ctx.upstream_seconds * 1000:.3f}"]
+        timings += [f"{name};dur={secs * 1000:.3f}" for name, secs in ctx.timings.items()]
+        timings.append(f"total;dur={ctx.elapsed_ms():.3f}")
+        response.headers["Server-Timing"] = ", ".join(timings)
 
 
-def build_app(settings: Settings) -> web.Application:
-    # client_max_size: the create/remix readers and the passthrough enforce our own limit
-    # while streaming; aiohttp's own limit only applies to request.read(), which we avoid.
-    app = web.Application(
-        middlewares=[request_id_middleware], client_max_size=settings.max_body_bytes
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    body, content_type = request.app[STATE].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def _build_cache(settings: Settings, state: AppState, embedder: Embedder | None) -> None:
+    from cache.service import CacheConfig, CacheService
+    from proxy.watcher import Watcher
+
+    if embedder is None and settings.cache_semantic:
+        from cache.embedder import SentenceTransformerEmbedder
+
+        embedder = SentenceTransformerEmbedder(
+            settings.embedding_model,
+            on_batch=lambda size, secs: state.metrics.embedding_batch(secs, size),
+        )
+    config = CacheConfig(
+        threshold=settings.cache_threshold,
+        ttl=settings.cache_ttl,
+        max_bytes=settings.cache_max_bytes,
+        scope_mode=settings.cache_scope,
+        shared_name=settings.cache_shared_name,
+        semantic=settings.cache_semantic,
     )
-    state = AppState(settings=settings, upstream=Upstream(settings))
-    state.upstream.on_error = state.record_upstream_error
-    app[STATE] = state
-    app.on_response_prepare.append(_set_request_id)
+    state.cache = CacheService(
+        Path(settings.data_dir),
+        config,
+        embedder if settings.cache_semantic else None,
+        on_evict=state.metrics.cache_evicted,
+    )
+    cache = state.cache
+    state.metrics.bind_cache_stats(
+        lambda: CacheStats(cache.entries.count(), cache.blobs.total_bytes, cache.blobs.max_bytes)
+    )
+    state.watcher = Watcher(state)
 
-    async def lifecycle(app: web.Application) -> object:
+
+def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Application:
+    """The proxy as an aiohttp app. ``embedder`` lets tests share one loaded model."""
+    app = web.Application(
+        middlewares=[observe_middleware],
+        # The create/remix readers and the passthrough enforce max_body_bytes themselves
+        # while streaming; this only bounds aiohttp's own request.read(), which we avoid.
+        client_max_size=settings.max_body_bytes,
+    )
+    upstream = Upstream(settings)
+    state = AppState(
+        settings=settings,
+        upstream=upstream,
+        metrics=Metrics(version=VERSION, prices=settings.prices),
+    )
+    upstream.on_error = state.record_upstream_error
+    app[STATE] = state
+    app.on_response_prepare.append(_on_prepare)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-        await state.upstream.start()
+        await upstream.start()
+        if settings.cache_enabled:
+            _build_cache(settings, state, embedder)
+            assert state.cache is not None and state.watcher is not None
+            if state.cache.embedder is not None:
+                start = getattr(state.cache.embedder, "start", None)
+                if start is not None:
+                    await start()
+            await state.watcher.start()
         yield
-        await state.upstream.close()
+        if state.watcher is not None:
+            await state.watcher.close()
+        if state.cache is not None:
+            if state.cache.embedder is not None and embedder is None:
+                close = getattr(state.cache.embedder, "close", None)
+                if close is not None:
+                    await close()
+            state.cache.close()
+        await upstream.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

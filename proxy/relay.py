@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -102,7 +103,12 @@ def json_reply(
     )
 
 
-async def enriched_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:
+Decorate = Callable[[dict[str, Any]], dict[str, str] | None]
+
+
+async def enriched_json(
+    ctx: RequestContext, upstream: aiohttp.ClientResponse, decorate: Decorate | None = None
+) -> web.Response:
     """A JSON route's upstream answer: errors relayed, success enriched with extra_fields."""
     if upstream.status >= 400:
         return await relay_error(ctx, upstream)
@@ -120,4 +126,5 @@ async def enriched_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -
             if isinstance(item, dict):
                 normalise_video(item)
     extra_fields(ctx, obj, ctx.upstream_seconds * 1000.0)
-    return json_reply(ctx, obj, status=upstream.status, upstream=upstream)
+    headers = decorate(obj) if decorate is not None else None
+    return json_reply(ctx, obj, status=upstream.status, upstream=upstream, headers=headers)

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiohttp import web
 
 from config.settings import Settings
+from metrics.registry import Metrics
 from proxy.upstream import Upstream
+
+if TYPE_CHECKING:
+    from cache.service import CacheService, Lookup
+    from cache.stores import CacheEntry
+    from proxy.watcher import Watcher
 
 
 @dataclass
 class AppState:
     settings: Settings
     upstream: Upstream
-    upstream_errors: Counter[str] = field(default_factory=Counter)
+    metrics: Metrics
+    log: Any = field(default_factory=lambda: structlog.get_logger("videocache"))
+    cache: CacheService | None = None
+    watcher: Watcher | None = None
+    # scope -> the request headers that authenticate it upstream. Memory only, on purpose:
+    # raw credentials are never written to disk.
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def record_upstream_error(self, kind: str) -> None:
-        self.upstream_errors[kind] += 1
+        self.metrics.upstream_error(kind)
+
+    def watch(self, job_id: str) -> None:
+        if self.watcher is not None:
+            self.watcher.watch(job_id)
+
+    def observe_lookup(self, lookup: Lookup) -> None:
+        searched = lookup.embedding is not None and lookup.similarity is not None
+        self.metrics.cache_lookup(lookup.kind, lookup.similarity if searched else None)
+
+    def observe_saving(self, entry: CacheEntry) -> None:
+        try:
+            seconds = float(entry.seconds)
+        except ValueError:
+            seconds = 0.0
+        self.metrics.record_saved(entry.model, entry.size, seconds)
+
+    def observe_content_bytes(self, source: str, nbytes: int) -> None:
+        self.metrics.content_sent(source, nbytes)
+
+    def observe_watched(self) -> None:
+        if self.watcher is not None:
+            self.metrics.set_watched_jobs(self.watcher.status_counts())
 
 
 STATE = web.AppKey("videocache_state", AppState)

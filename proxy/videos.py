@@ -10,11 +10,11 @@ import orjson
 from aiohttp import web
 
 from proxy import bifrost
-from proxy.bodies import CHUNK, RequestBody, read_body, require_prompt
+from proxy.bodies import CHUNK, RequestBody
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import upstream_request_headers
-from proxy.relay import enriched_json, stream_response
+from proxy.relay import Decorate, enriched_json, stream_response
 
 
 class _UpstreamTimer:
@@ -31,7 +31,12 @@ class _UpstreamTimer:
         self.ctx.upstream_seconds += time.perf_counter() - self.t0
 
 
-async def forward_body(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
+async def forward_body(
+    ctx: RequestContext,
+    body: RequestBody,
+    decorate: Decorate | None = None,
+    raw_path: str | None = None,
+) -> web.StreamResponse:
     """Send a parsed create/remix body upstream (as sent, or as JSON for Bifrost) and relay
     the JSON answer enriched."""
     state = ctx.state
@@ -50,33 +55,16 @@ async def forward_body(ctx: RequestContext, body: RequestBody) -> web.StreamResp
         data = body.chunks()
     with _UpstreamTimer(ctx):
         async with state.upstream.request(
-            "POST", ctx.raw_path, headers=headers, data=data, decompress=True
+            "POST", raw_path or ctx.raw_path, headers=headers, data=data, decompress=True
         ) as upstream:
-            return await enriched_json(ctx, upstream)
-
-
-async def create(ctx: RequestContext) -> web.StreamResponse:
-    body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
-    try:
-        require_prompt(body)
-        model = body.fields.get("model")
-        ctx.model_requested = model if isinstance(model, str) else None
-        return await forward_body(ctx, body)
-    finally:
-        body.close()
-
-
-async def remix(ctx: RequestContext) -> web.StreamResponse:
-    body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
-    try:
-        require_prompt(body)
-        return await forward_body(ctx, body)
-    finally:
-        body.close()
+            return await enriched_json(ctx, upstream, decorate)
 
 
 async def json_route(
-    ctx: RequestContext, raw_path_and_query: str | None = None
+    ctx: RequestContext,
+    raw_path_and_query: str | None = None,
+    decorate: Decorate | None = None,
+    method: str | None = None,
 ) -> web.StreamResponse:
     """retrieve, delete and list: no body of interest, JSON back."""
     request = ctx.request
@@ -86,13 +74,13 @@ async def json_route(
         headers.popall("Content-Type", None)
     with _UpstreamTimer(ctx):
         async with ctx.state.upstream.request(
-            request.method,
+            method or request.method,
             raw_path_and_query or ctx.raw_path,
             headers=headers,
             data=data,
             decompress=True,
         ) as upstream:
-            return await enriched_json(ctx, upstream)
+            return await enriched_json(ctx, upstream, decorate)
 
 
 async def list_videos(ctx: RequestContext) -> web.StreamResponse:
@@ -121,7 +109,9 @@ class _LimitedStream:
             yield chunk
 
 
-async def passthrough(ctx: RequestContext, *, content: bool = False) -> web.StreamResponse:
+async def passthrough(
+    ctx: RequestContext, *, content: bool = False, raw_path: str | None = None
+) -> web.StreamResponse:
     """Any other path and method, and content downloads: both bodies streamed untouched."""
     request = ctx.request
     limit = ctx.state.settings.max_body_bytes
@@ -139,7 +129,7 @@ async def passthrough(ctx: RequestContext, *, content: bool = False) -> web.Stre
         with _UpstreamTimer(ctx):
             async with ctx.state.upstream.request(
                 request.method,
-                ctx.raw_path,
+                raw_path or ctx.raw_path,
                 headers=headers,
                 data=limited.__aiter__() if limited else None,
                 content=content,

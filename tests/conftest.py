@@ -31,10 +31,16 @@ async def start_simulator(aiohttp_server: Any) -> ServerFactory:
 
 @pytest.fixture
 async def start_proxy(aiohttp_server: Any, tmp_path: Path) -> ServerFactory:
-    async def start(upstream: TestServer | str, **overrides: Any) -> TestServer:
+    async def start(
+        upstream: TestServer | str, embedder: Any = None, **overrides: Any
+    ) -> TestServer:
         url = upstream if isinstance(upstream, str) else str(upstream.make_url("")).rstrip("/")
-        settings = Settings(upstream=url, data_dir=tmp_path / "data", **overrides)
-        return await aiohttp_server(build_app(settings), host="127.0.0.1")
+        # Semantic lookup loads a model: only tests that pass an embedder pay for it.
+        overrides.setdefault("cache_semantic", embedder is not None)
+        overrides.setdefault("watch_interval", 0.05)
+        overrides.setdefault("data_dir", tmp_path / "data")
+        settings = Settings(upstream=url, **overrides)
+        return await aiohttp_server(build_app(settings, embedder=embedder), host="127.0.0.1")
 
     return start
 

@@ -1,0 +1,426 @@
+"""The HTTP side of the cache: turn requests into lookups and lookups into responses.
+
+Decisions live in :mod:`cache.service`; this module only translates. Minted ids (hits and
+joins) are answered here; upstream ids pass through the ordinary relay, except that their
+content is served from disk once cached.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from cache.controls import CacheControls, InvalidControl, parse_controls
+from cache.service import CacheService, Lookup, digest_reference, fingerprint
+from cache.stores import CacheEntry, JobRecord
+from proxy import videos
+from proxy.bodies import RequestBody, read_body, require_prompt
+from proxy.context import RequestContext
+from proxy.errors import ProxyError
+from proxy.relay import json_reply
+from proxy.upstream import quote_id
+
+X_CACHE = {
+    "hit": "HIT",
+    "semantic_hit": "SEMANTIC-HIT",
+    "miss": "MISS",
+    "bypass": "BYPASS",
+    "joined": "JOINED",
+}
+# Request headers that make up a credential for the upstream; kept in memory only, per
+# scope, so the watcher can poll and download on the client's behalf.
+_CREDENTIAL_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project")
+
+
+def credential_of(request: web.Request) -> str | None:
+    return request.headers.get("Authorization") or request.headers.get("api-key")
+
+
+def _not_found(video_id: str) -> ProxyError:
+    return ProxyError(404, f"No video found with id '{video_id}'.", code="not_found", param="id")
+
+
+def controls_of(request: web.Request) -> CacheControls:
+    try:
+        return parse_controls(request.headers)
+    except InvalidControl as exc:
+        raise ProxyError(400, str(exc), code="invalid_header", param=exc.header) from None
+
+
+def scope_of(ctx: RequestContext, cache: CacheService) -> str:
+    credential = credential_of(ctx.request)
+    scope = cache.scope_for(credential)
+    if credential is not None:
+        ctx.state.credentials[scope] = {
+            k: v for k in _CREDENTIAL_HEADERS if (v := ctx.request.headers.get(k)) is not None
+        }
+    return scope
+
+
+def public_base(ctx: RequestContext) -> str:
+    configured = ctx.state.settings.public_url
+    if configured:
+        return configured
+    return f"{ctx.request.scheme}://{ctx.request.host}"
+
+
+def cache_debug(ctx: RequestContext, lookup: Lookup) -> dict[str, Any]:
+    cache = ctx.state.cache
+    assert cache is not None
+    hit = lookup.kind in ("hit", "semantic_hit")
+    embedded = lookup.embedding is not None
+    return {
+        "cache_hit": hit,
+        "cache_id": lookup.entry.id if (hit and lookup.entry) else None,
+        "hit_type": {"hit": "direct", "semantic_hit": "semantic"}.get(lookup.kind),
+        "requested_provider": ctx.state.settings.upstream_provider,
+        "requested_model": lookup.fingerprint.model,
+        "provider_used": "sentence-transformers" if embedded else None,
+        "model_used": cache.embedder.model_name if (embedded and cache.embedder) else None,
+        "input_tokens": lookup.tokens,
+        "threshold": lookup.threshold,
+        "similarity": None if lookup.similarity is None else round(lookup.similarity, 6),
+    }
+
+
+def _cache_headers(lookup: Lookup, entry: CacheEntry | None = None) -> dict[str, str]:
+    headers = {"x-cache": X_CACHE[lookup.kind]}
+    if lookup.similarity is not None:
+        headers["x-cache-similarity"] = f"{lookup.similarity:.4f}"
+    if entry is not None:
+        headers["Age"] = str(int(entry.age()))
+    return headers
+
+
+def _note(ctx: RequestContext, lookup: Lookup) -> None:
+    ctx.cache_result = lookup.kind
+    ctx.similarity = lookup.similarity
+    ctx.timings["lookup"] = lookup.lookup_seconds
+    if lookup.embed_seconds:
+        ctx.timings["embed"] = lookup.embed_seconds
+    ctx.state.observe_lookup(lookup)
+
+
+def video_from_entry(
+    ctx: RequestContext, job: JobRecord, entry: CacheEntry | None
+) -> dict[str, Any]:
+    """The Video a minted id stands for: the entry's video with the client's own id and
+    prompt, completed now."""
+    base = dict(entry.video) if entry is not None else dict(job.request_params.get("video") or {})
+    now = int(time.time())
+    base.update(
+        {
+            "id": job.id,
+            "object": "video",
+            "status": "completed",
+            "progress": 100,
+            "prompt": job.prompt,
+            "created_at": int(job.created_at),
+            "completed_at": base.get("completed_at") or now,
+            "remixed_from_video_id": job.request_params.get("remixed_from"),
+            "error": None,
+        }
+    )
+    if entry is not None:
+        base["expires_at"] = int(entry.expires_at) if entry.expires_at else None
+        base["videos"] = [
+            {
+                "type": "url",
+                "url": f"{public_base(ctx)}/v1/videos/{quote_id(job.id)}/content",
+                "base64": None,
+                "content_type": entry.content_types.get("video", "video/mp4"),
+            }
+        ]
+    base.pop("extra_fields", None)
+    return base
+
+
+def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Response:
+    cache = ctx.state.cache
+    assert cache is not None and lookup.entry is not None
+    job = cache.mint_hit(lookup, prompt, "hit")
+    remixed_from = ctx.log_fields.get("remixed_from")
+    job.request_params = {"video": lookup.entry.video, "remixed_from": remixed_from}
+    cache.jobs.put(job)
+    video = video_from_entry(ctx, job, lookup.entry)
+    video["extra_fields"] = {
+        "request_type": ctx.route.request_type,
+        "provider": ctx.state.settings.upstream_provider,
+        "model_requested": ctx.model_requested,
+        "latency": round(ctx.elapsed_ms(), 3),
+        "cache_debug": cache_debug(ctx, lookup),
+    }
+    ctx.state.observe_saving(lookup.entry)
+    ctx.log_fields["video_id"] = job.id
+    return json_reply(ctx, video, headers=_cache_headers(lookup, lookup.entry))
+
+
+def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Response:
+    cache = ctx.state.cache
+    assert cache is not None and lookup.job is not None
+    job = cache.mint_hit(lookup, prompt, "joined")
+    source = lookup.job
+    video = {
+        "id": job.id,
+        "object": "video",
+        "model": source.model,
+        "status": source.status,
+        "progress": 0,
+        "created_at": int(job.created_at),
+        "completed_at": None,
+        "expires_at": None,
+        "prompt": prompt,
+        "size": source.size,
+        "seconds": source.seconds,
+        "remixed_from_video_id": ctx.log_fields.get("remixed_from"),
+        "error": None,
+        "extra_fields": {
+            "request_type": ctx.route.request_type,
+            "provider": ctx.state.settings.upstream_provider,
+            "model_requested": ctx.model_requested,
+            "latency": round(ctx.elapsed_ms(), 3),
+            "cache_debug": cache_debug(ctx, lookup),
+        },
+    }
+    job.request_params = {"remixed_from": ctx.log_fields.get("remixed_from")}
+    cache.jobs.put(job)
+    ctx.log_fields["video_id"] = job.id
+    return json_reply(ctx, video, headers=_cache_headers(lookup))
+
+
+async def cached_generation(
+    ctx: RequestContext,
+    body: RequestBody,
+    fields: dict[str, Any],
+    input_reference: str,
+    raw_path: str | None = None,
+) -> web.StreamResponse:
+    """Create and remix share this: look up, answer a hit or join, or forward and watch."""
+    cache = ctx.state.cache
+    assert cache is not None
+    controls = controls_of(ctx.request)
+    scope = scope_of(ctx, cache)
+    fp = fingerprint(
+        scope=scope, namespace=controls.namespace, fields=fields, input_reference=input_reference
+    )
+    lookup = await cache.lookup(fp, controls)
+    _note(ctx, lookup)
+    prompt = str(fields["prompt"])
+    if lookup.kind in ("hit", "semantic_hit") and lookup.entry is not None:
+        return hit_response(ctx, lookup, prompt)
+    if lookup.kind == "joined":
+        return joined_response(ctx, lookup, prompt)
+
+    def decorate(obj: dict[str, Any]) -> dict[str, str]:
+        obj["extra_fields"]["cache_debug"] = cache_debug(ctx, lookup)
+        status = obj.get("status")
+        if isinstance(obj.get("id"), str) and status in ("queued", "in_progress", "completed"):
+            job = cache.remember_miss(lookup, obj, controls)
+            if ctx.log_fields.get("remix_source"):
+                job.request_params = {"remix_source": ctx.log_fields["remix_source"]}
+                cache.jobs.put(job)
+            ctx.state.watch(job.id)
+            ctx.log_fields["video_id"] = job.id
+        return _cache_headers(lookup)
+
+    return await videos.forward_body(ctx, body, decorate, raw_path=raw_path)
+
+
+async def create_route(ctx: RequestContext) -> web.StreamResponse:
+    """POST /v1/videos: read and check the body before anything reaches the upstream."""
+    body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
+    try:
+        require_prompt(body)
+        model = body.fields.get("model")
+        ctx.model_requested = model if isinstance(model, str) else None
+        return await create(ctx, body)
+    finally:
+        body.close()
+
+
+async def remix_route(ctx: RequestContext) -> web.StreamResponse:
+    body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
+    try:
+        require_prompt(body)
+        return await remix(ctx, body)
+    finally:
+        body.close()
+
+
+async def create(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
+    if ctx.state.cache is None:
+        return await videos.forward_body(ctx, body)
+    reference = next((p for p in body.files if p.name == "input_reference"), None)
+    digest = (
+        f"sha256:{reference.sha256}"
+        if reference is not None
+        else digest_reference(body.fields.get("input_reference"))
+    )
+    return await cached_generation(ctx, body, body.fields, digest)
+
+
+def _local_job(ctx: RequestContext) -> JobRecord | None:
+    """The job record for the id in the path, if the proxy knows it AND the caller's scope
+    owns it. A minted id of another scope is reported as unknown (404)."""
+    cache = ctx.state.cache
+    video_id = ctx.route.video_id
+    if cache is None or video_id is None:
+        return None
+    job = cache.jobs.get(video_id)
+    if job is None:
+        return None
+    if job.scope != scope_of(ctx, cache):
+        if job.kind == "miss":
+            return None  # an upstream id: the upstream decides who may see it
+        raise _not_found(video_id)
+    return job
+
+
+def _joined_entry(ctx: RequestContext, job: JobRecord) -> CacheEntry | None:
+    """For a joined id: the entry its source job produced, once published."""
+    cache = ctx.state.cache
+    assert cache is not None
+    if job.entry_id:
+        return cache.entries.get(job.entry_id)
+    source = cache.jobs.get(job.upstream_id)
+    if source is not None and source.entry_id:
+        job.entry_id, job.status = source.entry_id, "completed"
+        cache.jobs.put(job)
+        return cache.entries.get(source.entry_id)
+    return None
+
+
+async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
+    cache = ctx.state.cache
+    if cache is None:
+        return await videos.forward_body(ctx, body)
+    source_id = ctx.route.video_id or ""
+    job = _local_job(ctx)
+    raw_path = None
+    content_sha = None
+    upstream_source = source_id
+    if job is not None:
+        entry = cache.entries.get(job.entry_id) if job.entry_id else None
+        content_sha = entry.blobs.get("video") if entry else None
+        if job.kind != "miss":
+            upstream_source = job.upstream_id
+            raw_path = f"/v1/videos/{quote_id(job.upstream_id)}/remix"
+    ctx.log_fields["remixed_from"] = source_id
+    ctx.log_fields["remix_source"] = upstream_source
+    source_key = (
+        f"remix-of:sha256:{content_sha}" if content_sha else f"remix-of:id:{upstream_source}"
+    )
+    fields = {
+        "prompt": body.fields["prompt"],
+        **{k: v for k, v in body.fields.items() if k != "prompt"},
+    }
+    if job is not None:
+        fields.setdefault("model", job.model)
+        fields.setdefault("seconds", job.seconds)
+        fields.setdefault("size", job.size)
+    return await cached_generation(ctx, body, fields, source_key, raw_path=raw_path)
+
+
+def _rewrite_joined(job: JobRecord) -> Any:
+    def decorate(obj: dict[str, Any]) -> None:
+        obj["id"] = job.id
+        obj["prompt"] = job.prompt
+        obj["remixed_from_video_id"] = job.request_params.get("remixed_from")
+
+    return decorate
+
+
+async def retrieve(ctx: RequestContext) -> web.StreamResponse:
+    job = _local_job(ctx)
+    if job is None or job.kind == "miss":
+        return await videos.json_route(ctx)
+    if job.kind == "hit":
+        cache = ctx.state.cache
+        assert cache is not None
+        entry = cache.entries.get(job.entry_id) if job.entry_id else None
+        video = video_from_entry(ctx, job, entry)
+    else:
+        entry = _joined_entry(ctx, job)
+        if entry is None:
+            path = f"/v1/videos/{quote_id(job.upstream_id)}"
+            return await videos.json_route(ctx, path, _rewrite_joined(job), method="GET")
+        video = video_from_entry(ctx, job, entry)
+    video["extra_fields"] = {
+        "request_type": ctx.route.request_type,
+        "provider": ctx.state.settings.upstream_provider,
+        "model_requested": video.get("model"),
+        "latency": round(ctx.elapsed_ms(), 3),
+    }
+    return json_reply(ctx, video)
+
+
+async def delete(ctx: RequestContext) -> web.StreamResponse:
+    cache = ctx.state.cache
+    job = _local_job(ctx)
+    if cache is not None and job is not None and job.kind != "miss":
+        # A minted id: forget the client's record; the cached video stays for others.
+        cache.jobs.delete(job.id)
+        return json_reply(
+            ctx,
+            {
+                "id": job.id,
+                "object": "video.deleted",
+                "deleted": True,
+                "extra_fields": {
+                    "request_type": "video_delete",
+                    "provider": ctx.state.settings.upstream_provider,
+                },
+            },
+        )
+    upstream_id = ctx.route.video_id or ""
+
+    def purge(obj: dict[str, Any]) -> None:
+        if cache is not None and obj.get("deleted"):
+            cache.purge_upstream(upstream_id)
+            cache.jobs.delete(upstream_id)
+
+    return await videos.json_route(ctx, decorate=purge)
+
+
+async def content(ctx: RequestContext) -> web.StreamResponse:
+    cache = ctx.state.cache
+    job = _local_job(ctx)
+    if cache is None or job is None:
+        return await videos.content(ctx)
+    entry = cache.entries.get(job.entry_id) if job.entry_id else None
+    if entry is None and job.kind == "joined":
+        entry = _joined_entry(ctx, job)
+    variant = ctx.request.query.get("variant", "video")
+    if variant not in ("video", "thumbnail", "spritesheet"):
+        raise ProxyError(
+            400,
+            f"Invalid variant {variant!r}: use video, thumbnail or spritesheet.",
+            code="invalid_value",
+            param="variant",
+        )
+    sha = entry.blobs.get(variant) if entry else None
+    path = cache.blobs.path(sha) if sha else None
+    if entry is not None and sha is not None and path is not None:
+        cache.blobs.touch(sha)
+        ctx.cache_result = "hit"
+        ctx.state.observe_content_bytes("cache", path.stat().st_size)
+        headers = {
+            "Content-Type": entry.content_types.get(variant, "application/octet-stream"),
+            "Cache-Control": "private, max-age=3600",
+            "x-cache": "HIT",
+        }
+        return web.FileResponse(path, headers=headers)
+    if job.kind == "miss":
+        return await videos.content(ctx)
+    if job.kind == "joined":
+        query = ctx.query_string
+        path_q = f"/v1/videos/{quote_id(job.upstream_id)}/content" + (f"?{query}" if query else "")
+        return await videos.passthrough(ctx, content=True, raw_path=path_q)
+    raise ProxyError(
+        404,
+        f"The {variant} of video '{job.id}' is no longer cached.",
+        code="not_found",
+        param="variant",
+    )

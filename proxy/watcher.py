@@ -1,0 +1,256 @@
+"""Follows every job created through the proxy until it ends, whether or not the client
+polls, then downloads the finished video and publishes it to the cache.
+
+Each job is one asyncio task. Job records live on disk, so after a restart the pending
+ones are picked up again. Credentials are kept in memory only (raw keys are never
+stored): after a restart a job resumes polling as soon as any request of its scope
+arrives, or right away when the upstream needs no credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from multidict import CIMultiDict
+
+from cache.stores import JobRecord
+from proxy.errors import ProxyError
+from proxy.upstream import quote_id
+
+if TYPE_CHECKING:
+    from proxy.state import AppState
+
+MAX_BACKOFF = 60.0
+CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+_TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
+
+
+class DownloadFailed(Exception):
+    pass
+
+
+class Watcher:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._status: dict[str, str] = {}
+        self._closing = False
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    def watch(self, job_id: str) -> None:
+        if self._closing or job_id in self._tasks:
+            return
+        task = asyncio.get_running_loop().create_task(self._follow(job_id))
+        self._tasks[job_id] = task
+        self._status[job_id] = "queued"
+        task.add_done_callback(lambda _t, j=job_id: self._forget(j))
+
+    def _forget(self, job_id: str) -> None:
+        self._tasks.pop(job_id, None)
+        self._status.pop(job_id, None)
+        self.state.observe_watched()
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for status in self._status.values():
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    async def start(self) -> None:
+        cache = self.state.cache
+        assert cache is not None
+        for job in await asyncio.to_thread(cache.jobs.pending):
+            if job.kind == "miss":
+                self.watch(job.id)
+
+    async def close(self) -> None:
+        self._closing = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """For tests and shutdown: wait until no job is being followed."""
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return not self._tasks
+
+    def _headers(self, job: JobRecord) -> CIMultiDict[str]:
+        headers = CIMultiDict(self.state.credentials.get(job.scope, {}))
+        headers["x-request-id"] = f"watch_{job.id[-24:]}"
+        headers["Accept-Encoding"] = "gzip"
+        return headers
+
+    async def _follow(self, job_id: str) -> None:
+        cache = self.state.cache
+        assert cache is not None
+        interval = self.state.settings.watch_interval
+        delay = 0.0
+        failures = 0
+        log = self.state.log.bind(job_id=job_id)
+        while True:
+            if delay:
+                await asyncio.sleep(delay)
+            job = cache.jobs.get(job_id)
+            if job is None or not job.pending:
+                return
+            try:
+                video, poll_after = await self._poll(job)
+            except ProxyError as exc:
+                failures += 1
+                delay = min(MAX_BACKOFF, interval * 2**failures) * (0.5 + random.random() / 2)
+                if exc.status in (401, 403, 404):
+                    if exc.status == 404:
+                        self._finish(job, "failed")
+                        log.info("watch_gone", upstream_status=404)
+                        return
+                    # No credential for this scope yet (after a restart): wait for one.
+                    delay = max(delay, interval)
+                log.debug("watch_retry", error=exc.message, delay=round(delay, 3))
+                continue
+            failures = 0
+            status = str(video.get("status") or "")
+            job.status = (
+                status if status in _TERMINAL or status in ("queued", "in_progress") else job.status
+            )
+            if status == "completed":
+                await self._complete(job, video)
+                return
+            if status in _TERMINAL:
+                self._finish(job, status)
+                log.info("watch_failed", status=status, error=video.get("error"))
+                return
+            cache.jobs.put(job)
+            self._status[job_id] = job.status
+            self.state.observe_watched()
+            delay = poll_after if poll_after is not None else interval
+
+    async def _poll(self, job: JobRecord) -> tuple[dict[str, Any], float | None]:
+        upstream = self.state.upstream
+        async with upstream.request(
+            "GET",
+            f"/v1/videos/{quote_id(job.upstream_id)}",
+            headers=self._headers(job),
+            decompress=True,
+        ) as resp:
+            body = await resp.read()
+            if resp.status >= 400:
+                retry = resp.headers.get("retry-after")
+                raise ProxyError(
+                    resp.status,
+                    f"upstream answered {resp.status}",
+                    code="watch",
+                    headers={"retry-after": retry} if retry else None,
+                )
+            poll_ms = resp.headers.get("openai-poll-after-ms")
+        try:
+            video = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ProxyError(502, "malformed JSON while watching", code="watch") from None
+        if not isinstance(video, dict):
+            raise ProxyError(502, "malformed JSON while watching", code="watch")
+        poll_after = None
+        if poll_ms and poll_ms.isdigit():
+            poll_after = max(0.01, int(poll_ms) / 1000.0)
+        return video, poll_after
+
+    def _finish(self, job: JobRecord, status: str) -> None:
+        cache = self.state.cache
+        assert cache is not None
+        job.status = status
+        cache.jobs.put(job)
+        self.state.observe_watched()
+
+    def _cacheable(self, job: JobRecord, video: dict[str, Any]) -> bool:
+        content_filter = video.get("content_filter")
+        if isinstance(content_filter, dict) and content_filter.get("filtered_count"):
+            return False
+        return job.store and not video.get("error")
+
+    async def _complete(self, job: JobRecord, video: dict[str, Any]) -> None:
+        cache = self.state.cache
+        assert cache is not None
+        log = self.state.log.bind(job_id=job.id)
+        if not self._cacheable(job, video):
+            self._finish(job, "completed")
+            return
+        attempts = 0
+        while True:
+            try:
+                blobs, types, size = await self._download(job)
+                break
+            except (DownloadFailed, ProxyError) as exc:
+                attempts += 1
+                if attempts >= 5:
+                    log.warning("download_failed", error=str(exc), attempts=attempts)
+                    self._finish(job, "completed")
+                    return
+                await asyncio.sleep(
+                    min(MAX_BACKOFF, self.state.settings.watch_interval * 2**attempts)
+                )
+        remix_source = job.request_params.get("remix_source")
+        entry = await asyncio.to_thread(
+            cache.publish,
+            job,
+            video,
+            blobs,
+            types,
+            size,
+            [remix_source] if remix_source else None,
+        )
+        job.entry_id = entry.id
+        job.status = "completed"
+        cache.jobs.put(job)
+        self.state.observe_watched()
+        log.info("cache_published", entry_id=entry.id, bytes=size, variants=sorted(blobs))
+
+    async def _download(self, job: JobRecord) -> tuple[dict[str, str], dict[str, str], int]:
+        blobs: dict[str, str] = {}
+        types: dict[str, str] = {}
+        total = 0
+        for variant in self.state.settings.cache_variants:
+            try:
+                sha, ctype, size = await self._download_variant(job, variant)
+            except DownloadFailed:
+                if variant == "video":
+                    raise
+                continue  # thumbnails are a nicety; the video is what must be cached
+            blobs[variant], types[variant] = sha, ctype
+            total += size
+        return blobs, types, total
+
+    async def _download_variant(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
+        cache = self.state.cache
+        assert cache is not None
+        path = f"/v1/videos/{quote_id(job.upstream_id)}/content?variant={variant}"
+        headers = self._headers(job)
+        headers.popall("Accept-Encoding", None)
+        async with self.state.upstream.request(
+            "GET", path, headers=headers, content=True, decompress=True
+        ) as resp:
+            if resp.status != 200:
+                raise DownloadFailed(f"{variant}: upstream answered {resp.status}")
+            expected = resp.content_length
+            ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
+            # The writer publishes under the content hash only when the with-block ends
+            # cleanly; a cut connection or a short body leaves nothing visible.
+            with cache.blobs.writer() as writer:
+                async for chunk in resp.content.iter_chunked(1024 * 1024):
+                    writer.write(chunk)
+                if expected is not None and writer.size != expected:
+                    raise DownloadFailed(f"{variant}: short body {writer.size} of {expected}")
+        self.state.observe_content_bytes("upstream", writer.size)
+        assert writer.sha256 is not None
+        return writer.sha256, ctype.split(";")[0].strip(), writer.size
