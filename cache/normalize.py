@@ -1,0 +1,27 @@
+"""Prompt normalisation for the exact cache key.
+
+Two prompts that differ only in case, Unicode presentation form, spacing or a trailing full
+stop ask for the same video, so they must share one exact key. Anything beyond that (word
+order, synonyms) is the semantic lookup's job, never the exact key's.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WHITESPACE = re.compile(r"\s+")
+# Sentence-final punctuation only: "a cat." and "a cat" are the same request, but punctuation
+# inside the prompt ("3:2", "close-up") can carry meaning and is kept.
+_TRAILING_PUNCTUATION = ".!?…;,:。！？"
+
+
+def normalize_prompt(text: str) -> str:
+    """Return the canonical form of a prompt: NFKC, casefolded, single spaces, stripped.
+
+    Trailing sentence punctuation (and whitespace around it) is removed repeatedly, so
+    "A cat!!  " and "a cat" normalise alike.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _WHITESPACE.sub(" ", text).strip()
+    return text.rstrip(_TRAILING_PUNCTUATION + " ")

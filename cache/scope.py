@@ -1,0 +1,77 @@
+"""Tenant scope: whose cache entries a request may see.
+
+By default an entry belongs to the credential that created it. The credential is never
+stored: only an HMAC of it under a per-installation secret, so a leaked data directory does
+not leak API keys and scope ids cannot be computed without the secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+SECRET_FILE = "secret.key"
+SECRET_BYTES = 32
+ANONYMOUS_SCOPE = "anonymous"
+SCOPE_MODES = ("credential", "shared")
+
+
+def load_or_create_secret(data_dir: Path) -> bytes:
+    """Return the 32-byte secret in data_dir/secret.key, creating it (mode 0600) if absent.
+
+    Creation is atomic and race-free across processes: the secret is written to a private
+    temporary file and hard-linked into place, so a concurrent starter either wins or reads
+    the winner's complete file, never a half-written one.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_FILE
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    tmp = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(SECRET_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+        # link() fails if the name exists, unlike rename(): the first writer's secret wins.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    data = path.read_bytes()
+    if len(data) != SECRET_BYTES:
+        raise ValueError(f"{path} holds {len(data)} bytes, expected {SECRET_BYTES}")
+    return data
+
+
+def credential_scope(secret: bytes, credential: str | None) -> str:
+    """HMAC-SHA256 hex of the raw Authorization / api-key value; None means "anonymous"."""
+    if credential is None:
+        return ANONYMOUS_SCOPE
+    return hmac.new(secret, credential.encode(), hashlib.sha256).hexdigest()
+
+
+def resolve_scope(secret: bytes, credential: str | None, mode: str, shared_name: str) -> str:
+    """Scope for a request under the operator's scope mode.
+
+    "credential" (default): per credential. "shared": one scope for everyone, which only the
+    operator can turn on (a client can narrow with a namespace, never widen).
+    """
+    if mode == "credential":
+        return credential_scope(secret, credential)
+    if mode == "shared":
+        return f"shared:{shared_name}"
+    raise ValueError(f"unknown scope mode {mode!r}; expected one of {SCOPE_MODES}")

@@ -1,0 +1,367 @@
+"""The cache as one object: stores, vector index, embedder and policy put together.
+
+It still knows nothing about HTTP: the proxy turns requests into a RequestFingerprint and
+CacheControls, asks :meth:`CacheService.lookup`, and tells it about jobs and finished
+videos. Every decision (exact, in flight, semantic, freshness, scope) is made here.
+
+Thread/process safety: one CacheService per process and data dir. The diskcache stores
+are process-safe, but the vector index and blob accounting live in this process's memory,
+so two proxy processes must not share a data dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from cache.controls import CacheControls
+from cache.embedder import Embedder
+from cache.ids import new_entry_id, new_video_id
+from cache.index import VectorIndex
+from cache.keys import RequestFingerprint, bucket_key, canonical_params, exact_key
+from cache.policy import decide_semantic
+from cache.scope import load_or_create_secret, resolve_scope
+from cache.stores import BlobStore, CacheEntry, EntryStore, JobRecord, JobStore
+
+LookupKind = Literal["hit", "semantic_hit", "miss", "bypass", "joined"]
+# Parameters that are fingerprint fields of their own, not "other parameters".
+_OWN_FIELDS = frozenset({"prompt", "model", "seconds", "size", "input_reference"})
+
+
+@dataclass
+class CacheConfig:
+    threshold: float
+    ttl: int
+    max_bytes: int
+    scope_mode: str = "credential"
+    shared_name: str = "default"
+    semantic: bool = True
+
+
+@dataclass
+class Lookup:
+    """The outcome of a lookup, with what cache_debug and the metrics report."""
+
+    kind: LookupKind
+    fingerprint: RequestFingerprint
+    exact_key: str
+    bucket_key: str
+    entry: CacheEntry | None = None
+    job: JobRecord | None = None
+    similarity: float | None = None
+    threshold: float | None = None
+    embedding: np.ndarray | None = None
+    tokens: int | None = None
+    embed_seconds: float = 0.0
+    lookup_seconds: float = 0.0
+    reason: str | None = None
+
+
+@dataclass
+class CacheStats:
+    entries: int
+    bytes: int
+    max_bytes: int
+    pending_jobs: int
+    index_size: int
+    evictions: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fingerprint(
+    *,
+    scope: str,
+    namespace: str,
+    fields: dict[str, Any],
+    input_reference: str,
+    defaults: tuple[str, str, str] = ("sora-2", "4", "720x1280"),
+) -> RequestFingerprint:
+    """A create (or remix) request as a fingerprint; OpenAI's defaults applied so that a
+    request spelling them out and one omitting them are the same request."""
+    model, seconds, size = defaults
+    others = {k: v for k, v in fields.items() if k not in _OWN_FIELDS}
+    return RequestFingerprint(
+        scope=scope,
+        namespace=namespace,
+        model=str(fields.get("model") or model),
+        seconds=str(fields.get("seconds") or seconds),
+        size=str(fields.get("size") or size),
+        input_reference=input_reference,
+        params=canonical_params(others),
+        prompt=str(fields.get("prompt", "")),
+    )
+
+
+def digest_reference(value: Any) -> str:
+    """The JSON form of input_reference ({"image_url"} or {"file_id"}) as a digest."""
+    if value is None or value == "":
+        return ""
+    import orjson
+
+    return "json:" + hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+class CacheService:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: CacheConfig,
+        embedder: Embedder | None,
+        on_evict: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.embedder = embedder
+        root = Path(data_dir) / "cache"
+        root.mkdir(parents=True, exist_ok=True)
+        self.secret = load_or_create_secret(Path(data_dir))
+        self.entries = EntryStore(root)
+        self.jobs = JobStore(root)
+        self.blobs = BlobStore(root / "blobs", config.max_bytes)
+        self.index = VectorIndex()
+        self._on_evict = on_evict or (lambda reason, n: None)
+        self.evictions = 0
+        for entry in self.entries.iter_entries():
+            if entry.embedding is not None:
+                self.index.add(entry.bucket_key, entry.id, entry.embedding)
+
+    def close(self) -> None:
+        self.entries.close()
+        self.jobs.close()
+
+    # -- scope -----------------------------------------------------------------------------
+
+    def scope_for(self, credential: str | None) -> str:
+        return resolve_scope(
+            self.secret, credential, self.config.scope_mode, self.config.shared_name
+        )
+
+    # -- lookup ----------------------------------------------------------------------------
+
+    def _fresh(self, entry: CacheEntry | None, controls: CacheControls, now: float) -> bool:
+        if entry is None or entry.is_expired(now):
+            return False
+        if controls.max_age is not None and entry.age(now) > controls.max_age:
+            return False
+        return all(self.blobs.path(sha) is not None for sha in entry.blobs.values())
+
+    async def lookup(self, fp: RequestFingerprint, controls: CacheControls) -> Lookup:
+        t0 = time.perf_counter()
+        now = time.time()
+        result = Lookup("miss", fp, exact_key(fp), bucket_key(fp))
+        threshold = controls.threshold if controls.threshold is not None else self.config.threshold
+        result.threshold = threshold
+        if controls.no_cache:
+            result.kind = "bypass"
+            result.lookup_seconds = time.perf_counter() - t0
+            return result
+        if controls.cache_type != "semantic":
+            entry = self.entries.get_by_exact_key(result.exact_key)
+            if entry is not None and entry.scope == fp.scope and self._fresh(entry, controls, now):
+                result.kind, result.entry, result.similarity = "hit", entry, 1.0
+                result.lookup_seconds = time.perf_counter() - t0
+                return result
+            inflight = self.jobs.find_inflight(fp.scope, result.exact_key)
+            if inflight is not None and not controls.no_store:
+                result.kind, result.job = "joined", inflight
+                result.lookup_seconds = time.perf_counter() - t0
+                return result
+        if self.embedder is not None and self.config.semantic and controls.cache_type != "direct":
+            te = time.perf_counter()
+            embedding = await self.embedder.embed(fp.prompt)
+            result.embed_seconds = time.perf_counter() - te
+            result.embedding, result.tokens = embedding.vector, embedding.tokens
+            if self.index.bucket_size(result.bucket_key):
+                candidates = self.index.search(result.bucket_key, embedding.vector, k=5)
+                decision = decide_semantic(
+                    candidates, fp.prompt, self._live_prompt(fp.scope, controls, now), threshold
+                )
+                result.similarity = decision.similarity
+                result.reason = decision.reason
+                if decision.hit and decision.entry_id is not None:
+                    result.kind = "semantic_hit"
+                    result.entry = self.entries.get(decision.entry_id)
+        result.lookup_seconds = time.perf_counter() - t0
+        return result
+
+    def _live_prompt(
+        self, scope: str, controls: CacheControls, now: float
+    ) -> Callable[[str], str | None]:
+        # Candidates that are stale or of another scope simply have no prompt to compare.
+        def prompt_of(entry_id: str) -> str | None:
+            entry = self.entries.get(entry_id)
+            if entry is None or entry.scope != scope or not self._fresh(entry, controls, now):
+                return None
+            return entry.prompt
+
+        return prompt_of
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def remember_miss(
+        self,
+        lookup: Lookup,
+        upstream_video: dict[str, Any],
+        controls: CacheControls,
+        *,
+        client_id: str | None = None,
+    ) -> JobRecord:
+        fp = lookup.fingerprint
+        job = JobRecord(
+            id=client_id or str(upstream_video["id"]),
+            scope=fp.scope,
+            upstream_id=str(upstream_video["id"]),
+            kind="miss",
+            exact_key=lookup.exact_key,
+            bucket_key=lookup.bucket_key,
+            prompt=fp.prompt,
+            model=fp.model,
+            seconds=fp.seconds,
+            size=fp.size,
+            namespace=fp.namespace,
+            status=str(upstream_video.get("status") or "queued"),
+            store=not controls.no_store,
+            ttl=controls.ttl,
+            embedding=None if lookup.embedding is None else lookup.embedding.tobytes(),
+        )
+        self.jobs.put(job)
+        return job
+
+    def mint_hit(self, lookup: Lookup, prompt: str, kind: Literal["hit", "joined"]) -> JobRecord:
+        """A proxy-minted id bound to the requester's scope, answering from an entry (hit)
+        or following an in-flight job (joined)."""
+        fp = lookup.fingerprint
+        source = lookup.entry
+        job = JobRecord(
+            id=new_video_id(),
+            scope=fp.scope,
+            upstream_id=(
+                source.upstream_video_id
+                if source
+                else (lookup.job.upstream_id if lookup.job else "")
+            ),
+            kind=kind,
+            exact_key=lookup.exact_key,
+            bucket_key=lookup.bucket_key,
+            prompt=prompt,
+            model=fp.model,
+            seconds=fp.seconds,
+            size=fp.size,
+            namespace=fp.namespace,
+            status="completed" if source else "queued",
+            entry_id=source.id if source else None,
+        )
+        self.jobs.put(job)
+        return job
+
+    def publish(
+        self,
+        job: JobRecord,
+        video: dict[str, Any],
+        blobs: dict[str, str],
+        content_types: dict[str, str],
+        size_bytes: int,
+        source_video_ids: list[str] | None = None,
+    ) -> CacheEntry:
+        """Publish a finished, fully downloaded video. Only now can it be a hit."""
+        now = time.time()
+        ttl = job.ttl or self.config.ttl
+        entry = CacheEntry(
+            id=new_entry_id(),
+            scope=job.scope,
+            namespace=job.namespace,
+            exact_key=job.exact_key,
+            bucket_key=job.bucket_key,
+            prompt=job.prompt,
+            model=job.model,
+            seconds=job.seconds,
+            size=job.size,
+            upstream_video_id=job.upstream_id,
+            video=video,
+            blobs=blobs,
+            content_types=content_types,
+            size_bytes=size_bytes,
+            created_at=now,
+            expires_at=now + ttl,
+            embedding=job.embedding,
+            source_video_ids=source_video_ids or [],
+        )
+        replaced = self.entries.put(entry)
+        if replaced:
+            self.index.remove(replaced)
+        if entry.embedding is not None:
+            self.index.add(entry.bucket_key, entry.id, entry.embedding)
+        self.evict(keep=set(blobs.values()))
+        return entry
+
+    # -- removal ---------------------------------------------------------------------------
+
+    def delete_entry(self, entry_id: str) -> CacheEntry | None:
+        entry = self.entries.delete(entry_id)
+        if entry is None:
+            return None
+        self.index.remove(entry_id)
+        for sha in set(entry.blobs.values()):
+            if not self.entries.entries_using_blob(sha):
+                self.blobs.delete(sha)
+        return entry
+
+    def purge(self, scope: str | None = None, namespace: str | None = None) -> int:
+        ids = [
+            e.id
+            for e in self.entries.iter_entries()
+            if (scope is None or e.scope == scope)
+            and (namespace is None or e.namespace == namespace)
+        ]
+        return sum(1 for entry_id in ids if self.delete_entry(entry_id) is not None)
+
+    def purge_upstream(self, upstream_id: str) -> int:
+        return sum(
+            1
+            for entry_id in self.entries.entries_from_upstream(upstream_id)
+            if self.delete_entry(entry_id) is not None
+        )
+
+    def evict(self, keep: set[str] | None = None) -> int:
+        """LRU eviction down to max_bytes; entries that lose a blob go with it."""
+        evicted = self.blobs.evict_lru(0, keep=keep or set())
+        dropped = 0
+        for sha in evicted:
+            for entry_id in self.entries.entries_using_blob(sha):
+                if self.delete_entry(entry_id) is not None:
+                    dropped += 1
+        if dropped:
+            self.evictions += dropped
+            self._on_evict("size", dropped)
+        expired = self.entries.expired_ids()
+        for entry_id in expired:
+            self.delete_entry(entry_id)
+        if expired:
+            self.evictions += len(expired)
+            self._on_evict("ttl", len(expired))
+        return dropped + len(expired)
+
+    def stats(self) -> CacheStats:
+        return CacheStats(
+            entries=self.entries.count(),
+            bytes=self.blobs.total_bytes,
+            max_bytes=self.blobs.max_bytes,
+            pending_jobs=len(self.jobs.pending()),
+            index_size=len(self.index),
+            evictions=self.evictions,
+        )
+
+
+__all__ = [
+    "CacheConfig",
+    "CacheService",
+    "Lookup",
+    "digest_reference",
+    "fingerprint",
+    "new_video_id",
+]

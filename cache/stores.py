@@ -1,0 +1,479 @@
+"""Durable stores under one data directory: cache entries, jobs and content blobs.
+
+Layout (every store takes the data directory and owns one sub-directory):
+
+    <data>/entries/   diskcache: published cache entries and their indexes
+    <data>/jobs/      diskcache: job records (what every client-visible video id means)
+    <data>/blobs/     content-addressed files: blobs/ab/cdef... named by sha256
+
+Concurrency: EntryStore and JobStore are diskcache (SQLite in WAL mode), safe across threads
+and processes; each multi-key update runs in one diskcache transaction, so readers in any
+process see all of it or none of it. Their calls block on disk I/O (typically well under a
+millisecond); call them from a thread if the event loop must never block. BlobStore files are
+safe across processes (atomic renames); its size/LRU accounting is per process (rebuilt
+from the directory at start-up), so with several worker processes its totals are
+approximate and only one process should run eviction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Collection, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import diskcache
+
+# diskcache's default policy silently evicts the least recently stored items once 1 GB is
+# reached; an entry store must never lose an index key on its own, so eviction is off.
+_DISKCACHE_SETTINGS: dict[str, Any] = {"eviction_policy": "none", "size_limit": 2**62}
+
+PENDING_STATUSES = frozenset({"queued", "in_progress"})
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    # Tolerate fields added or removed between versions of a record already on disk.
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# -- entries -------------------------------------------------------------------------------
+
+
+@dataclass
+class CacheEntry:
+    """A finished, downloaded video that may answer future requests.
+
+    `blobs` maps a content variant ("video", "thumbnail", "spritesheet") to its sha256 in
+    the BlobStore; `expires_at` is the cache TTL (epoch seconds) or None for no expiry;
+    `embedding` is the prompt vector as float32 bytes (None when never embedded).
+    """
+
+    id: str
+    scope: str
+    namespace: str
+    exact_key: str
+    bucket_key: str
+    prompt: str
+    model: str
+    seconds: str
+    size: str
+    upstream_video_id: str
+    video: dict[str, Any]
+    blobs: dict[str, str] = field(default_factory=dict)
+    content_types: dict[str, str] = field(default_factory=dict)
+    size_bytes: int = 0
+    created_at: float = field(default_factory=time.time)
+    expires_at: float | None = None
+    embedding: bytes | None = None
+    source_video_ids: list[str] = field(default_factory=list)
+
+    def is_expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and (now or time.time()) >= self.expires_at
+
+    def age(self, now: float | None = None) -> float:
+        return max(0.0, (now or time.time()) - self.created_at)
+
+
+class EntryStore:
+    """Published cache entries, with indexes by exact key, upstream video id and blob."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self._cache = diskcache.Cache(str(Path(directory) / "entries"), **_DISKCACHE_SETTINGS)
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def put(self, entry: CacheEntry) -> str | None:
+        """Publish an entry atomically (entry + all its index keys in one transaction).
+
+        An entry already holding the same exact key is replaced and its id returned, so the
+        caller can drop it from the vector index; otherwise returns None.
+        """
+        with self._cache.transact():
+            replaced = self._cache.get(f"exact:{entry.exact_key}")
+            if replaced is not None and replaced != entry.id:
+                self._delete_locked(replaced)
+            elif replaced == entry.id:
+                self._delete_locked(entry.id)
+                replaced = None
+            self._cache.set(f"entry:{entry.id}", asdict(entry))
+            self._cache.set(f"exact:{entry.exact_key}", entry.id)
+            for upstream in {entry.upstream_video_id, *entry.source_video_ids}:
+                self._add_to_set(f"upstream:{upstream}", entry.id)
+            for sha in set(entry.blobs.values()):
+                self._add_to_set(f"blob:{sha}", entry.id)
+            self._cache.incr("meta:count", 1)
+        return replaced
+
+    def get(self, entry_id: str) -> CacheEntry | None:
+        data = self._cache.get(f"entry:{entry_id}")
+        return None if data is None else _from_dict(CacheEntry, data)
+
+    def get_by_exact_key(self, key: str) -> CacheEntry | None:
+        """The entry for an exact key (expired or not: freshness is the caller's policy)."""
+        entry_id = self._cache.get(f"exact:{key}")
+        return None if entry_id is None else self.get(entry_id)
+
+    def delete(self, entry_id: str) -> CacheEntry | None:
+        """Remove an entry and its index keys; returns it (to free blobs) or None."""
+        with self._cache.transact():
+            return self._delete_locked(entry_id)
+
+    def iter_entries(self) -> Iterator[CacheEntry]:
+        """Every entry, in id order. O(all keys); meant for start-up and maintenance."""
+        for key in self._cache.iterkeys():
+            if isinstance(key, str) and key.startswith("entry:"):
+                entry = self.get(key[len("entry:") :])
+                if entry is not None:  # deleted while iterating
+                    yield entry
+
+    def purge(self, scope: str | None = None, namespace: str | None = None) -> int:
+        """Delete entries matching scope and/or namespace (both None: everything)."""
+        doomed = [
+            e.id
+            for e in self.iter_entries()
+            if (scope is None or e.scope == scope)
+            and (namespace is None or e.namespace == namespace)
+        ]
+        return sum(self.delete(entry_id) is not None for entry_id in doomed)
+
+    def expired_ids(self, now: float | None = None) -> list[str]:
+        now = now or time.time()
+        return [e.id for e in self.iter_entries() if e.is_expired(now)]
+
+    def entries_from_upstream(self, upstream_id: str) -> list[str]:
+        """Ids of entries made from an upstream video (e.g. to purge when it is deleted)."""
+        return sorted(self._cache.get(f"upstream:{upstream_id}", ()))
+
+    def entries_using_blob(self, sha256: str) -> list[str]:
+        """Ids of entries that reference a blob (blobs are shared by identical content)."""
+        return sorted(self._cache.get(f"blob:{sha256}", ()))
+
+    def count(self) -> int:
+        return int(self._cache.get("meta:count", 0))
+
+    def _add_to_set(self, key: str, member: str) -> None:
+        members = set(self._cache.get(key, ()))
+        members.add(member)
+        self._cache.set(key, members)
+
+    def _discard_from_set(self, key: str, member: str) -> None:
+        members = set(self._cache.get(key, ()))
+        members.discard(member)
+        if members:
+            self._cache.set(key, members)
+        else:
+            self._cache.delete(key)
+
+    def _delete_locked(self, entry_id: str) -> CacheEntry | None:
+        entry = self.get(entry_id)
+        if entry is None:
+            return None
+        self._cache.delete(f"entry:{entry_id}")
+        if self._cache.get(f"exact:{entry.exact_key}") == entry_id:
+            self._cache.delete(f"exact:{entry.exact_key}")
+        for upstream in {entry.upstream_video_id, *entry.source_video_ids}:
+            self._discard_from_set(f"upstream:{upstream}", entry_id)
+        for sha in set(entry.blobs.values()):
+            self._discard_from_set(f"blob:{sha}", entry_id)
+        self._cache.incr("meta:count", -1)
+        return entry
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+JobKind = Literal["miss", "hit", "joined"]
+
+
+@dataclass
+class JobRecord:
+    """What a client-visible video id means.
+
+    `id` is the id the client sees: minted ("video_" + 32 hex) for hits, the upstream id
+    for misses; `upstream_id` is the upstream job actually generating (or that generated)
+    the video. `kind`: "miss" (forwarded), "hit" (answered from `entry_id`) or "joined" (an
+    identical request attached to an in-flight miss).
+    """
+
+    id: str
+    scope: str
+    upstream_id: str
+    kind: JobKind
+    exact_key: str
+    bucket_key: str
+    prompt: str
+    model: str
+    seconds: str
+    size: str
+    namespace: str = ""
+    status: str = "queued"
+    entry_id: str | None = None
+    created_at: float = field(default_factory=time.time)
+    store: bool = True
+    ttl: int | None = None
+    embedding: bytes | None = None
+    request_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> bool:
+        return self.status in PENDING_STATUSES
+
+
+class JobStore:
+    """Job records by client-visible id, plus the set being watched and in-flight index.
+
+    A job is "pending" while its status is queued/in_progress. Only pending "miss" jobs
+    with store=True are findable by find_inflight(): a no-store request's video is not
+    shared with anyone, not even a concurrent identical request.
+    """
+
+    def __init__(self, directory: Path | str) -> None:
+        self._cache = diskcache.Cache(str(Path(directory) / "jobs"), **_DISKCACHE_SETTINGS)
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def put(self, job: JobRecord) -> None:
+        """Insert or update a job and its pending/in-flight index keys atomically."""
+        inflight_key = f"inflight:{job.scope}:{job.exact_key}"
+        with self._cache.transact():
+            self._cache.set(f"job:{job.id}", asdict(job))
+            if job.pending:
+                self._cache.set(f"pending:{job.id}", True)
+            else:
+                self._cache.delete(f"pending:{job.id}")
+            if job.pending and job.kind == "miss" and job.store:
+                self._cache.set(inflight_key, job.id)
+            elif self._cache.get(inflight_key) == job.id:
+                self._cache.delete(inflight_key)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        data = self._cache.get(f"job:{job_id}")
+        return None if data is None else _from_dict(JobRecord, data)
+
+    def delete(self, job_id: str) -> JobRecord | None:
+        with self._cache.transact():
+            job = self.get(job_id)
+            if job is None:
+                return None
+            self._cache.delete(f"job:{job_id}")
+            self._cache.delete(f"pending:{job_id}")
+            inflight_key = f"inflight:{job.scope}:{job.exact_key}"
+            if self._cache.get(inflight_key) == job_id:
+                self._cache.delete(inflight_key)
+            return job
+
+    def pending(self) -> list[JobRecord]:
+        """Jobs still being watched (status queued/in_progress), e.g. to resume at start-up."""
+        jobs = []
+        for key in self._cache.iterkeys():
+            if isinstance(key, str) and key.startswith("pending:"):
+                job = self.get(key[len("pending:") :])
+                if job is not None and job.pending:
+                    jobs.append(job)
+        return jobs
+
+    def find_inflight(self, scope: str, exact_key: str) -> JobRecord | None:
+        """The pending miss job for this scope and exact key that a new request may join."""
+        job_id = self._cache.get(f"inflight:{scope}:{exact_key}")
+        job = None if job_id is None else self.get(job_id)
+        return job if job is not None and job.pending and job.scope == scope else None
+
+    def iter_jobs(self) -> Iterator[JobRecord]:
+        for key in self._cache.iterkeys():
+            if isinstance(key, str) and key.startswith("job:"):
+                job = self.get(key[len("job:") :])
+                if job is not None:
+                    yield job
+
+
+# -- blobs ---------------------------------------------------------------------------------
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_TEMP_PREFIX = ".tmp-"
+
+
+class BlobWriter:
+    """Write side of one blob: hashes while writing; sha256/size/path are set on commit."""
+
+    def __init__(self, file: BinaryIO, temp_path: Path) -> None:
+        self._file = file
+        self._hash = hashlib.sha256()
+        self.temp_path = temp_path
+        self.size = 0
+        self.sha256: str | None = None
+        self.path: Path | None = None
+
+    def write(self, data: bytes) -> int:
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+class BlobStore:
+    """Content-addressed files under <data>/blobs, with a size limit and LRU eviction.
+
+    Never exposes a partial file under a final name: content goes to a temporary file in
+    the blob directory, is fsynced, and is renamed to its hash only when complete.
+    Thread-safe within a process (one lock around the accounting).
+    """
+
+    def __init__(
+        self, directory: Path | str, max_bytes: int, stale_temp_seconds: float = 600.0
+    ) -> None:
+        self.root = Path(directory) / "blobs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        # sha -> [size, last access]. Last access persists as the file's atime, set
+        # explicitly by touch() (an explicit utime works under relatime/noatime too). Not
+        # mtime: mtime feeds the HTTP ETag of served content, which must stay stable.
+        self._files: dict[str, list[float]] = {}
+        self._total = 0
+        self._remove_stale_temps(stale_temp_seconds)
+        self._scan()
+
+    @property
+    def total_bytes(self) -> int:
+        return self._total
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __contains__(self, sha256: object) -> bool:
+        return sha256 in self._files
+
+    def _final_path(self, sha256: str) -> Path:
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:]
+
+    def _remove_stale_temps(self, older_than: float) -> None:
+        # Another process may be writing right now: only temps untouched for a while are
+        # abandoned (an active writer keeps its file's mtime fresh).
+        cutoff = time.time() - older_than
+        for temp in self.root.glob(_TEMP_PREFIX + "*"):
+            with contextlib.suppress(FileNotFoundError):
+                if temp.stat().st_mtime <= cutoff:
+                    temp.unlink()
+
+    def _scan(self) -> None:
+        for sub in self.root.iterdir():
+            if not (sub.is_dir() and len(sub.name) == 2):
+                continue
+            for path in sub.iterdir():
+                sha = sub.name + path.name
+                if _SHA256.fullmatch(sha):
+                    st = path.stat()
+                    self._files[sha] = [st.st_size, max(st.st_atime, st.st_mtime)]
+                    self._total += st.st_size
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[BlobWriter]:
+        """`with store.writer() as w: w.write(...)`; afterwards w.sha256 / w.path are set.
+
+        On an exception the temporary file is deleted and nothing becomes visible.
+        Identical content already stored is deduplicated (the existing file is kept).
+        """
+        temp = self.root / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        committed = False
+        try:
+            with os.fdopen(fd, "wb") as file:
+                w = BlobWriter(file, temp)
+                yield w
+                file.flush()
+                os.fsync(file.fileno())
+            sha = w._hash.hexdigest()
+            final = self._final_path(sha)
+            final.parent.mkdir(exist_ok=True)
+            os.replace(temp, final)  # atomic: same directory tree, same filesystem
+            committed = True
+            _fsync_dir(final.parent)
+            w.sha256, w.path = sha, final
+            now = time.time()
+            with self._lock:
+                if sha not in self._files:
+                    self._total += w.size
+                self._files[sha] = [w.size, now]
+        finally:
+            if not committed:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+
+    def put_bytes(self, data: bytes) -> str:
+        """Convenience: store bytes, return their sha256."""
+        with self.writer() as w:
+            w.write(data)
+        assert w.sha256 is not None
+        return w.sha256
+
+    def path(self, sha256: str) -> Path | None:
+        """The blob's file, or None if absent. Does not count as an access: see touch()."""
+        final = self._final_path(sha256)
+        return final if final.is_file() else None
+
+    def touch(self, sha256: str) -> None:
+        """Record a read for LRU ordering (persisted as the file's atime; mtime kept)."""
+        now = time.time()
+        with contextlib.suppress(FileNotFoundError):
+            path = self._final_path(sha256)
+            os.utime(path, (now, path.stat().st_mtime))
+        with self._lock:
+            if sha256 in self._files:
+                self._files[sha256][1] = now
+
+    def delete(self, sha256: str) -> bool:
+        final = self._final_path(sha256)
+        try:
+            final.unlink()
+            existed = True
+        except FileNotFoundError:
+            existed = False
+        with self._lock:
+            record = self._files.pop(sha256, None)
+            if record is not None:
+                self._total -= int(record[0])
+        return existed
+
+    def evict_lru(self, needed_bytes: int = 0, keep: Collection[str] = ()) -> list[str]:
+        """Delete least recently used blobs until `needed_bytes` more fit under max_bytes.
+
+        Returns the deleted hashes, oldest first, so the caller can drop entries that
+        referenced them. Blobs in `keep` (e.g. the entry being published) are never evicted.
+        """
+        with self._lock:
+            excess = self._total + needed_bytes - self.max_bytes
+            if excess <= 0:
+                return []
+            order = sorted(
+                (sha for sha in self._files if sha not in keep), key=lambda s: self._files[s][1]
+            )
+        evicted: list[str] = []
+        for sha in order:
+            if excess <= 0:
+                break
+            size = int(self._files.get(sha, (0, 0))[0])
+            self.delete(sha)
+            evicted.append(sha)
+            excess -= size
+        return evicted
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not supported on every platform/filesystem.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,75 @@
+from dataclasses import replace
+
+import pytest
+
+from cache.keys import RequestFingerprint, bucket_key, canonical_params, exact_key
+from cache.normalize import normalize_prompt
+
+BASE = RequestFingerprint(
+    scope="scope-a",
+    namespace="",
+    model="sora-2",
+    seconds="4",
+    size="720x1280",
+    input_reference="",
+    params=canonical_params({"quality": "high"}),
+    prompt="A red car driving at night",
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scope": "scope-b"},
+        {"namespace": "team-1"},
+        {"model": "sora-2-pro"},
+        {"seconds": "8"},
+        {"size": "1280x720"},
+        {"input_reference": "sha256:abc"},
+        {"params": canonical_params({"quality": "low"})},
+        {"params": canonical_params({"quality": "high", "seed": 7})},
+        {"params": ()},
+    ],
+)
+def test_every_non_prompt_parameter_changes_both_keys(change: dict) -> None:
+    other = replace(BASE, **change)
+    assert exact_key(other) != exact_key(BASE)
+    assert bucket_key(other) != bucket_key(BASE)
+
+
+def test_prompt_changes_exact_key_but_not_bucket() -> None:
+    other = replace(BASE, prompt="A blue car driving at night")
+    assert exact_key(other) != exact_key(BASE)
+    assert bucket_key(other) == bucket_key(BASE)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a red car driving at night",
+        "A RED CAR DRIVING AT NIGHT",
+        "  A red   car\tdriving\nat night  ",
+        "A red car driving at night.",
+        "A red car driving at night!! ",
+        "Ａ ｒｅｄ ｃａｒ driving at night",  # fullwidth forms, NFKC
+    ],
+)
+def test_normalisation_hits_the_same_exact_key(prompt: str) -> None:
+    assert exact_key(replace(BASE, prompt=prompt)) == exact_key(BASE)
+
+
+def test_normalize_prompt_keeps_inner_punctuation() -> None:
+    assert normalize_prompt("  Close-up, 3:2  ratio... ") == "close-up, 3:2 ratio"
+    assert normalize_prompt("Straße") == normalize_prompt("STRASSE")
+
+
+def test_param_order_does_not_matter() -> None:
+    a = canonical_params({"a": 1, "b": {"y": 2, "x": 1}})
+    b = canonical_params({"b": {"x": 1, "y": 2}, "a": 1})
+    assert exact_key(replace(BASE, params=a)) == exact_key(replace(BASE, params=b))
+
+
+def test_keys_are_sha256_hex() -> None:
+    for key in (exact_key(BASE), bucket_key(BASE)):
+        assert len(key) == 64
+        int(key, 16)

@@ -1,0 +1,206 @@
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cache.ids import new_entry_id, new_video_id
+from cache.stores import BlobStore, CacheEntry, EntryStore, JobRecord, JobStore
+
+
+def entry(scope: str = "s1", namespace: str = "", key: str | None = None, **kw) -> CacheEntry:
+    defaults = dict(
+        id=new_entry_id(),
+        scope=scope,
+        namespace=namespace,
+        exact_key=key or os.urandom(8).hex(),
+        bucket_key="bucket",
+        prompt="a cat",
+        model="sora-2",
+        seconds="4",
+        size="720x1280",
+        upstream_video_id="video_up1",
+        video={"id": "video_up1", "status": "completed"},
+        blobs={"video": "ab" * 32},
+        content_types={"video": "video/mp4"},
+        size_bytes=10,
+        embedding=b"\x00" * 16,
+    )
+    defaults.update(kw)
+    return CacheEntry(**defaults)
+
+
+# -- blobs ---------------------------------------------------------------------------------
+
+
+def test_blob_writer_commits_under_its_hash(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, max_bytes=1000)
+    with blobs.writer() as w:
+        w.write(b"hello ")
+        w.write(b"world")
+    sha = hashlib.sha256(b"hello world").hexdigest()
+    assert w.sha256 == sha and w.size == 11
+    assert blobs.path(sha) == tmp_path / "blobs" / sha[:2] / sha[2:]
+    assert blobs.path(sha).read_bytes() == b"hello world"
+    assert blobs.total_bytes == 11
+    assert blobs.put_bytes(b"hello world") == sha  # dedup: no double counting
+    assert blobs.total_bytes == 11
+
+
+def test_failed_writer_leaves_no_file(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, max_bytes=1000)
+    with pytest.raises(RuntimeError), blobs.writer() as w:
+        w.write(b"partial")
+        raise RuntimeError("download broke")
+    assert [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()] == []
+    assert blobs.total_bytes == 0
+    assert blobs.path(hashlib.sha256(b"partial").hexdigest()) is None
+
+
+def test_startup_removes_stale_temps_and_rescans(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, max_bytes=1000)
+    sha = blobs.put_bytes(b"x" * 10)
+    stale = tmp_path / "blobs" / ".tmp-123-abc"
+    stale.write_bytes(b"junk")
+    reopened = BlobStore(tmp_path, max_bytes=1000, stale_temp_seconds=0)
+    assert not stale.exists()
+    assert sha in reopened and reopened.total_bytes == 10
+
+
+def test_lru_eviction_order(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, max_bytes=30)
+    shas = []
+    for i in range(3):
+        shas.append(blobs.put_bytes(bytes([i]) * 10))
+        time.sleep(0.01)
+    blobs.touch(shas[0])  # now the most recently used
+    assert blobs.evict_lru(0) == []  # 30 bytes fit in 30
+    assert blobs.evict_lru(5) == [shas[1]]
+    assert blobs.evict_lru(15, keep={shas[2]}) == [shas[0]]
+    assert blobs.path(shas[0]) is None and blobs.path(shas[2]) is not None
+    assert blobs.total_bytes == 10
+    # Access order survives a restart (kept as atime, set explicitly by touch).
+    reopened = BlobStore(tmp_path, max_bytes=10)
+    assert reopened.evict_lru(1) == [shas[2]]
+
+
+def test_blob_paths_reject_non_hashes(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, max_bytes=10)
+    with pytest.raises(ValueError):
+        blobs.path("../../etc/passwd")
+
+
+# -- entries -------------------------------------------------------------------------------
+
+
+def test_entry_publish_lookup_delete(tmp_path: Path) -> None:
+    store = EntryStore(tmp_path)
+    e = entry(key="k1", source_video_ids=["video_src"])
+    assert store.put(e) is None
+    assert store.get(e.id) == e
+    assert store.get_by_exact_key("k1") == e
+    assert store.entries_from_upstream("video_up1") == [e.id]
+    assert store.entries_from_upstream("video_src") == [e.id]
+    assert store.entries_using_blob("ab" * 32) == [e.id]
+    assert store.count() == 1
+    assert store.delete(e.id) == e
+    assert store.get(e.id) is None and store.get_by_exact_key("k1") is None
+    assert store.entries_from_upstream("video_up1") == []
+    assert store.count() == 0
+
+
+def test_same_exact_key_replaces(tmp_path: Path) -> None:
+    store = EntryStore(tmp_path)
+    old, new = entry(key="k"), entry(key="k")
+    store.put(old)
+    assert store.put(new) == old.id
+    assert store.get(old.id) is None
+    assert store.get_by_exact_key("k") == new
+    assert store.count() == 1
+
+
+def test_entries_survive_restart(tmp_path: Path) -> None:
+    store = EntryStore(tmp_path)
+    entries = [entry() for _ in range(5)]
+    for e in entries:
+        store.put(e)
+    store.close()
+    reopened = EntryStore(tmp_path)
+    assert sorted(e.id for e in reopened.iter_entries()) == sorted(e.id for e in entries)
+    assert reopened.get_by_exact_key(entries[2].exact_key) == entries[2]
+    assert reopened.count() == 5
+
+
+def test_purge_by_scope_and_namespace(tmp_path: Path) -> None:
+    store = EntryStore(tmp_path)
+    for scope, ns in [("s1", ""), ("s1", "n1"), ("s1", "n1"), ("s2", "n1"), ("s2", "")]:
+        store.put(entry(scope=scope, namespace=ns))
+    assert store.purge(scope="s1", namespace="n1") == 2
+    assert store.purge(namespace="n1") == 1
+    assert store.purge(scope="s2") == 1
+    assert [e.scope for e in store.iter_entries()] == ["s1"]
+    assert store.purge() == 1
+    assert store.count() == 0
+
+
+def test_expiry_helpers(tmp_path: Path) -> None:
+    store = EntryStore(tmp_path)
+    old = entry(expires_at=time.time() - 1)
+    fresh = entry(expires_at=time.time() + 100)
+    store.put(old)
+    store.put(fresh)
+    assert old.is_expired() and not fresh.is_expired()
+    assert store.expired_ids() == [old.id]
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+
+def job(**kw) -> JobRecord:
+    defaults = dict(
+        id="video_up1",
+        scope="s1",
+        upstream_id="video_up1",
+        kind="miss",
+        exact_key="k1",
+        bucket_key="b1",
+        prompt="a cat",
+        model="sora-2",
+        seconds="4",
+        size="720x1280",
+        status="queued",
+    )
+    defaults.update(kw)
+    return JobRecord(**defaults)
+
+
+def test_jobs_inflight_and_pending(tmp_path: Path) -> None:
+    jobs = JobStore(tmp_path)
+    miss = job()
+    jobs.put(miss)
+    assert jobs.get(miss.id) == miss
+    assert jobs.find_inflight("s1", "k1") == miss
+    assert jobs.find_inflight("s2", "k1") is None  # another tenant never joins
+    hit = job(id=new_video_id(), kind="hit", status="completed", entry_id="ce_1")
+    jobs.put(hit)
+    assert [j.id for j in jobs.pending()] == [miss.id]
+
+    miss.status = "in_progress"
+    jobs.put(miss)
+    assert jobs.find_inflight("s1", "k1") == miss
+    miss.status = "completed"
+    jobs.put(miss)
+    assert jobs.find_inflight("s1", "k1") is None
+    assert jobs.pending() == []
+    jobs.close()
+    assert JobStore(tmp_path).get(hit.id) == hit
+
+
+def test_no_store_jobs_are_not_joinable(tmp_path: Path) -> None:
+    jobs = JobStore(tmp_path)
+    jobs.put(job(store=False))
+    assert jobs.find_inflight("s1", "k1") is None
+    assert len(jobs.pending()) == 1
+    assert jobs.delete("video_up1") is not None
+    assert jobs.pending() == [] and jobs.get("video_up1") is None
