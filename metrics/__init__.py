@@ -1,0 +1,2 @@
+"""Observability: Prometheus metrics (``registry``), structlog set-up (``logging``),
+secret redaction (``redact``) and raw request/response capture (``capture``)."""

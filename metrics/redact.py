@@ -1,0 +1,222 @@
+"""Keep secrets and bulky payloads out of logs and raw captures.
+
+Pure functions plus one structlog processor (:func:`redact_event`). Credentials are replaced
+by ``"[REDACTED]"`` (an Authorization scheme such as ``Bearer`` is kept: it says which auth
+was used without leaking it). ``OpenAI-Organization`` / ``OpenAI-Project`` are kept: they are
+identifiers, not secrets, and help debugging. Data URLs (base64 images in JSON bodies) become
+a small summary with their size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+REDACTED = "[REDACTED]"
+
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+    }
+)
+# Field names (headers, log keys, JSON keys, form fields), compared after lower-casing and
+# turning "-" into "_". Covers every name in SECRET_HEADERS.
+_SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "proxy_authorization",
+        "api_key",
+        "apikey",
+        "x_api_key",
+        "x_goog_api_key",
+        "cookie",
+        "set_cookie",
+        "password",
+        "secret",
+        "client_secret",
+        "access_token",
+        "refresh_token",
+        "admin_token",
+    }
+)
+_SECRET_SUFFIXES = ("_api_key", "_secret", "_password")
+_AUTH_KEYS = frozenset({"authorization", "proxy_authorization"})
+
+# "Bearer abc", "Basic abc": keep the scheme. A cookie ("a=b; c=d") has no scheme.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)\s+\S")
+# Credentials inside free text (an error message quoting a header, say).
+_BEARER_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+_SK_IN_TEXT = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
+_DATA_URL = re.compile(r"^data:([^,;]*)((?:;[^,;]*)*),", re.IGNORECASE)
+
+_MAX_DEPTH = 32
+
+
+def _norm(key: str) -> str:
+    return key.strip().lower().replace("-", "_")
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether a header/field/log key names a credential."""
+    if not isinstance(key, str):
+        return False
+    name = _norm(key)
+    return name in _SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
+
+
+def redact_value(key: str, value: object) -> str:
+    """The redacted form of a secret ``value`` stored under ``key``."""
+    if _norm(key) in _AUTH_KEYS and isinstance(value, str):
+        match = _SCHEME.match(value)
+        if match:
+            return f"{match.group(1)} {REDACTED}"
+    return REDACTED
+
+
+def scrub_text(text: str) -> str:
+    """Remove bearer tokens and ``sk-...`` keys quoted inside free text."""
+    if "sk-" not in text and "earer" not in text and "asic" not in text:
+        return text
+    text = _BEARER_IN_TEXT.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _SK_IN_TEXT.sub(f"sk-{REDACTED}", text)
+
+
+def redact_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> dict[str, str]:
+    """A plain dict copy of ``headers`` with credential values replaced.
+
+    Accepts a mapping or a multidict (repeated names are joined with ", ", as HTTP allows).
+    Header names keep the case they came with.
+    """
+    if headers is None:
+        return {}
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        text = str(value)
+        if is_secret_key(name):
+            text = redact_value(name, text)
+        out[name] = f"{out[name]}, {text}" if name in out else text
+    return out
+
+
+def _redact_obj(obj: Any, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        return obj
+    if isinstance(obj, Mapping):
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            if is_secret_key(key):
+                out[key] = redact_value(key, value)
+            elif isinstance(key, str) and _norm(key).endswith("headers") and value is not None:
+                out[key] = redact_headers(value) if _is_headers(value) else value
+            else:
+                out[key] = _redact_obj(value, depth + 1)
+        return out
+    if isinstance(obj, list | tuple):
+        return [_redact_obj(v, depth + 1) for v in obj]
+    if isinstance(obj, str):
+        return scrub_text(obj)
+    return obj
+
+
+def _is_headers(value: object) -> bool:
+    return isinstance(value, Mapping) or (
+        isinstance(value, list | tuple)
+        and all(isinstance(v, list | tuple) and len(v) == 2 for v in value)
+    )
+
+
+def redact_event(
+    logger: object, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: redacts ``headers`` (and ``*_headers``) values, any key named
+    like a credential (authorization, api_key, cookie, ...), nested dicts, and bearer tokens
+    quoted in strings."""
+    for key, value in list(event_dict.items()):
+        if is_secret_key(key):
+            event_dict[key] = redact_value(key, value)
+        elif _norm(key).endswith("headers") and _is_headers(value):
+            event_dict[key] = redact_headers(value)
+        elif isinstance(value, Mapping | list | tuple | str):
+            event_dict[key] = _redact_obj(value)
+    return event_dict
+
+
+def summarize_data_url(value: str) -> dict[str, Any] | None:
+    """``{"data_url": True, "content_type", "bytes", "sha256"}`` for a data: URL, else None.
+    ``bytes`` and ``sha256`` describe the decoded payload."""
+    match = _DATA_URL.match(value)
+    if match is None:
+        return None
+    content_type = match.group(1) or "text/plain"
+    params = [p.strip().lower() for p in match.group(2).split(";") if p.strip()]
+    payload = value[match.end() :]
+    try:
+        if "base64" in params:
+            raw = base64.b64decode(payload + "=" * (-len(payload) % 4))
+        else:
+            raw = unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        raw = payload.encode("utf-8", "surrogatepass")
+    return {
+        "data_url": True,
+        "content_type": content_type,
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }
+
+
+def truncate_text(text: str, max_string: int) -> str:
+    if len(text) <= max_string:
+        return text
+    return f"{text[:max_string]}...[{len(text) - max_string} more chars]"
+
+
+def summarize_json(obj: Any, max_string: int = 256, _depth: int = 0) -> Any:
+    """A copy of a parsed JSON value fit for a log or a capture: data: URLs summarised,
+    strings longer than ``max_string`` truncated, credential-named keys redacted."""
+    if _depth > _MAX_DEPTH:
+        return "[too deep]"
+    if isinstance(obj, str):
+        summary = summarize_data_url(obj) if obj[:5].lower() == "data:" else None
+        return summary if summary is not None else truncate_text(scrub_text(obj), max_string)
+    if isinstance(obj, Mapping):
+        return {
+            key: (
+                redact_value(key, value)
+                if is_secret_key(key)
+                else summarize_json(value, max_string, _depth + 1)
+            )
+            for key, value in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [summarize_json(v, max_string, _depth + 1) for v in obj]
+    return obj
+
+
+def summarize_multipart_part(
+    name: str | None,
+    filename: str | None,
+    content_type: str | None,
+    size: int,
+    sha256: str,
+) -> dict[str, Any]:
+    """A file part of a multipart body, described without its bytes."""
+    return {
+        "name": name,
+        "filename": filename,
+        "content_type": content_type,
+        "bytes": size,
+        "sha256": sha256,
+    }

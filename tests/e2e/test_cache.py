@@ -1,0 +1,322 @@
+"""The cache through the official SDK: exact hits, joins, isolation, controls, content."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import aiohttp
+import openai
+import pytest
+from aiohttp.test_utils import TestServer
+
+from proxy.state import STATE
+from tests.conftest import ServerFactory, base_url, sim_requests
+
+
+def client(server: TestServer, key: str = "sk-alice") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(api_key=key, base_url=base_url(server), max_retries=0)
+
+
+def upstream_creates(sim: TestServer) -> int:
+    return len([r for r in sim_requests(sim) if r.method == "POST" and r.raw_path == "/v1/videos"])
+
+
+async def settle(proxy: TestServer) -> None:
+    """Wait until the watcher has published everything it follows."""
+    watcher = proxy.app[STATE].watcher
+    assert watcher is not None
+    assert await watcher.wait_idle(20.0)
+
+
+async def create_raw(c: openai.AsyncOpenAI, **kwargs: Any) -> tuple[Any, Any]:
+    raw = await c.videos.with_raw_response.create(**kwargs)
+    return raw.parse(), raw.headers
+
+
+async def test_exact_hit_answers_without_upstream(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    first, headers = await create_raw(alice, prompt="A red fox running through snow at dawn")
+    assert headers["x-cache"] == "MISS"
+    assert first.model_extra["extra_fields"]["cache_debug"]["cache_hit"] is False
+    await settle(proxy)
+
+    # Same request modulo case, whitespace and Unicode form: an exact hit.
+    hit, headers = await create_raw(alice, prompt="a  red fox running through snow at DAWN ")
+    assert headers["x-cache"] == "HIT"
+    assert int(headers["age"]) >= 0
+    assert upstream_creates(sim) == 1
+    assert hit.id != first.id and hit.id.startswith("video_") and len(hit.id) == 38
+    assert hit.status == "completed" and hit.progress == 100
+    assert hit.prompt == "a  red fox running through snow at DAWN "
+    assert hit.expires_at and hit.expires_at > hit.created_at
+    debug = hit.model_extra["extra_fields"]["cache_debug"]
+    assert debug["cache_hit"] is True and debug["hit_type"] == "direct"
+    assert debug["cache_id"].startswith("ce_")
+    assert debug["requested_model"] == "sora-2" and debug["requested_provider"] == "openai"
+    (video,) = hit.model_extra["videos"]
+    assert video["type"] == "url" and video["content_type"] == "video/mp4"
+    assert video["url"] == str(proxy.make_url(f"/v1/videos/{hit.id}/content"))
+
+    # The minted id works everywhere, and the bytes are the upstream's.
+    assert (await alice.videos.retrieve(hit.id)).status == "completed"
+    direct = client(sim)
+    for variant in ("video", "thumbnail", "spritesheet"):
+        cached = (await alice.videos.download_content(hit.id, variant=variant)).read()
+        upstream = (await direct.videos.download_content(first.id, variant=variant)).read()
+        assert hashlib.sha256(cached).digest() == hashlib.sha256(upstream).digest()
+    await alice.close()
+
+
+async def test_other_parameters_do_not_hit(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    await alice.videos.create(prompt="a paper plane", seconds="4")
+    await settle(proxy)
+    for kwargs in ({"seconds": "8"}, {"size": "1280x720"}, {"model": "sora-2-pro"}):
+        _, headers = await create_raw(alice, prompt="a paper plane", **kwargs)
+        assert headers["x-cache"] == "MISS", kwargs
+    _, headers = await create_raw(
+        alice, prompt="a paper plane", extra_body={"seed": 7}
+    )
+    assert headers["x-cache"] == "MISS"
+    assert upstream_creates(sim) == 5
+    await alice.close()
+
+
+async def test_tenants_are_isolated(proxy: TestServer, sim: TestServer) -> None:
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    await alice.videos.create(prompt="a secret product launch video")
+    await settle(proxy)
+    hit, headers = await create_raw(alice, prompt="a secret product launch video")
+    assert headers["x-cache"] == "HIT"
+    _, headers = await create_raw(bob, prompt="a secret product launch video")
+    assert headers["x-cache"] == "MISS"
+    # Bob cannot use Alice's minted id at all.
+    with pytest.raises(openai.NotFoundError):
+        await bob.videos.retrieve(hit.id)
+    with pytest.raises(openai.NotFoundError):
+        await bob.videos.download_content(hit.id)
+    # A namespace narrows Alice's scope: no hit across namespaces.
+    _, headers = await create_raw(
+        alice, prompt="a secret product launch video",
+        extra_headers={"x-cache-namespace": "team-b"},
+    )
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
+    await bob.close()
+
+
+async def test_concurrent_identical_creates_cost_one_upstream_job(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    alice = client(proxy)
+    first, headers = await create_raw(alice, prompt="fireworks over a harbour")
+    assert headers["x-cache"] == "MISS"
+    results = await asyncio.gather(
+        *(create_raw(alice, prompt="fireworks over a harbour") for _ in range(6))
+    )
+    assert [h["x-cache"] for _, h in results] == ["JOINED"] * 6
+    assert upstream_creates(sim) == 1
+    joined = results[0][0]
+    done = await alice.videos.poll(joined.id, poll_interval_ms=20)
+    assert done.status == "completed" and done.id == joined.id
+    await settle(proxy)
+    cached = (await alice.videos.download_content(joined.id)).read()
+    upstream = (await client(sim).videos.download_content(first.id)).read()
+    assert cached == upstream
+    await alice.close()
+
+
+async def test_cache_control_headers(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    await alice.videos.create(prompt="a dog surfing", extra_headers={"Cache-Control": "no-store"})
+    await settle(proxy)
+    _, headers = await create_raw(alice, prompt="a dog surfing")
+    assert headers["x-cache"] == "MISS"  # the no-store video was not kept
+    await settle(proxy)
+    _, headers = await create_raw(alice, prompt="a dog surfing")
+    assert headers["x-cache"] == "HIT"
+    _, headers = await create_raw(
+        alice, prompt="a dog surfing", extra_headers={"Cache-Control": "no-cache"}
+    )
+    assert headers["x-cache"] == "BYPASS"
+    await settle(proxy)  # no-cache still stores: the bypass refreshed the entry
+    await asyncio.sleep(1.1)
+    _, headers = await create_raw(
+        alice, prompt="a dog surfing", extra_headers={"Cache-Control": "max-age=1"}
+    )
+    assert headers["x-cache"] == "MISS"  # the entry is older than a second
+    assert upstream_creates(sim) == 4
+    await alice.close()
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("x-cache-threshold", "1.5"),
+        ("x-cache-type", "fuzzy"),
+        ("x-cache-ttl", "-3"),
+        ("x-bf-cache-threshold", "high"),
+        ("Cache-Control", "max-age=soon"),
+        ("x-cache-namespace", "no spaces/allowed"),
+    ],
+)
+async def test_malformed_cache_header_is_400(
+    proxy: TestServer, sim: TestServer, header: str, value: str
+) -> None:
+    alice = client(proxy)
+    with pytest.raises(openai.BadRequestError) as caught:
+        await alice.videos.create(prompt="a cat", extra_headers={header: value})
+    assert caught.value.body["param"].lower() == header.lower()
+    assert sim_requests(sim) == []
+    await alice.close()
+
+
+async def test_failed_and_filtered_jobs_are_never_cached(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    sim = await start_simulator(fail_next=1, filter_next=0)
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    failed = await alice.videos.create_and_poll(prompt="doomed", poll_interval_ms=20)
+    assert failed.status == "failed"
+    await settle(proxy)
+    _, headers = await create_raw(alice, prompt="doomed")
+    assert headers["x-cache"] == "MISS"
+    async with aiohttp.ClientSession() as http:
+        await http.post(sim.make_url("/_sim/faults"), json={"filter_next": 1})
+    blocked = await alice.videos.create_and_poll(prompt="blocked", poll_interval_ms=20)
+    assert blocked.status == "failed"
+    await settle(proxy)
+    _, headers = await create_raw(alice, prompt="blocked")
+    assert headers["x-cache"] == "MISS"
+    assert proxy.app[STATE].cache.entries.count() == 1  # only the second "doomed" run
+    await alice.close()
+
+
+async def test_cached_content_range_etag_head(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    await alice.videos.create(prompt="a ball bouncing")
+    await settle(proxy)
+    hit, _ = await create_raw(alice, prompt="a ball bouncing")
+    url = proxy.make_url(f"/v1/videos/{hit.id}/content")
+    auth = {"Authorization": "Bearer sk-alice"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers=auth) as r:
+            full = await r.read()
+            etag = r.headers["ETag"]
+            assert r.headers["x-cache"] == "HIT" and r.headers["Content-Type"] == "video/mp4"
+        async with http.get(url, headers={**auth, "Range": "bytes=10-99"}) as r:
+            assert r.status == 206
+            assert await r.read() == full[10:100]
+            assert r.headers["Content-Range"] == f"bytes 10-99/{len(full)}"
+        async with http.get(url, headers={**auth, "If-None-Match": etag}) as r:
+            assert r.status == 304
+        async with http.head(url, headers=auth) as r:
+            assert r.status == 200 and int(r.headers["Content-Length"]) == len(full)
+        async with http.get(url, headers={"Authorization": "Bearer sk-mallory"}) as r:
+            assert r.status == 404
+    await alice.close()
+
+
+async def test_delete_minted_and_upstream_ids(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a windmill")
+    await settle(proxy)
+    hit, _ = await create_raw(alice, prompt="a windmill")
+    assert (await alice.videos.delete(hit.id)).deleted is True
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.retrieve(hit.id)
+    _, headers = await create_raw(alice, prompt="a windmill")
+    assert headers["x-cache"] == "HIT"  # deleting a minted id keeps the cached video
+    assert not [r for r in sim_requests(sim) if r.method == "DELETE"]
+    # Deleting the upstream video purges what was cached from it.
+    assert (await alice.videos.delete(first.id)).deleted is True
+    _, headers = await create_raw(alice, prompt="a windmill")
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
+
+
+async def test_remix_of_minted_id_and_remix_cache(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a castle on a hill")
+    await settle(proxy)
+    hit, _ = await create_raw(alice, prompt="a castle on a hill")
+    raw = await alice.videos.with_raw_response.remix(hit.id, prompt="the castle in winter")
+    remixed = raw.parse()
+    assert raw.headers["x-cache"] == "MISS"
+    assert remixed.remixed_from_video_id == first.id  # the upstream's source id
+    remix_paths = [r.raw_path for r in sim_requests(sim) if r.raw_path.endswith("/remix")]
+    assert remix_paths == [f"/v1/videos/{first.id}/remix"]
+    await settle(proxy)
+    raw = await alice.videos.with_raw_response.remix(hit.id, prompt="The castle in winter.")
+    assert raw.headers["x-cache"] == "HIT"
+    assert raw.parse().remixed_from_video_id == hit.id
+    assert len([r for r in sim_requests(sim) if r.raw_path.endswith("/remix")]) == 1
+    # After the upstream forgets the source, remixing the minted id is a clear 404.
+    async with aiohttp.ClientSession() as http:
+        await http.delete(sim.make_url(f"/v1/videos/{first.id}"))
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.remix(hit.id, prompt="the castle at night")
+    await alice.close()
+
+
+async def test_cached_content_outlives_upstream_assets(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    sim = await start_simulator(asset_ttl=1)
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a comet")
+    await settle(proxy)
+    await asyncio.sleep(1.5)
+    with pytest.raises(openai.NotFoundError):
+        await client(sim).videos.download_content(first.id)
+    # Both the original (upstream) id and a minted one are served from disk.
+    assert len((await alice.videos.download_content(first.id)).read()) > 1000
+    hit, _ = await create_raw(alice, prompt="a comet")
+    assert len((await alice.videos.download_content(hit.id)).read()) > 1000
+    await alice.close()
+
+
+async def test_admin_api(start_proxy: ServerFactory, sim: TestServer) -> None:
+    proxy = await start_proxy(sim, admin_token="admin-secret")
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    await alice.videos.create(prompt="one")
+    await bob.videos.create(prompt="two", extra_headers={"x-cache-namespace": "ns1"})
+    await settle(proxy)
+    admin = {"Authorization": "Bearer admin-secret"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url("/admin/cache/stats")) as r:
+            assert r.status == 401
+        async with http.get(proxy.make_url("/admin/cache/stats"), headers=admin) as r:
+            stats = await r.json()
+            assert stats["entries"] == 2 and stats["bytes"] > 0
+        async with http.get(proxy.make_url("/admin/cache/entries"), headers=admin) as r:
+            listed = (await r.json())["data"]
+            assert {e["prompt"] for e in listed} == {"one", "two"}
+            assert all("sk-" not in str(e) for e in listed)  # scopes are HMACs
+        async with http.post(
+            proxy.make_url("/admin/cache/purge"), headers=admin, json={"namespace": "ns1"}
+        ) as r:
+            assert (await r.json())["purged"] == 1
+        entry_id = next(e["id"] for e in listed if e["prompt"] == "one")
+        async with http.delete(
+            proxy.make_url(f"/admin/cache/entries/{entry_id}"), headers=admin
+        ) as r:
+            assert r.status == 200
+        async with http.post(
+            proxy.make_url("/admin/cache/purge"), headers=admin, json={}
+        ) as r:
+            assert r.status == 400
+    _, headers = await create_raw(alice, prompt="one")
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
+    await bob.close()
+
+
+async def test_admin_api_disabled_without_token(proxy: TestServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url("/admin/cache/stats")) as r:
+            assert r.status == 404
