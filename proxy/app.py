@@ -14,9 +14,10 @@ from cache.embedder import Embedder
 from config.settings import Settings
 from metrics.registry import CacheStats, Metrics
 from proxy import admin, caching, health, videos
+from proxy.capture import wants_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError, error_response
-from proxy.routes import classify
+from proxy.routes import Route, classify
 from proxy.state import STATE, AppState
 from proxy.upstream import Upstream
 
@@ -33,6 +34,7 @@ HANDLERS: dict[str, Handler] = {
 }
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 CONTEXT_KEY = web.RequestKey("videocache_context", RequestContext)
+ROUTE_KEY = web.RequestKey("videocache_route", Route)
 # A client's x-request-id is reused only when it is a sane token: it goes into logs and
 # upstream headers, so nothing that could inject lines or grow without bound.
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
@@ -46,8 +48,9 @@ def request_id_for(request: web.Request) -> str:
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    route = classify(request.method, request.raw_path)
+    route = request.get(ROUTE_KEY) or classify(request.method, request.raw_path)
     ctx = RequestContext(request, state, route, request[REQUEST_ID_KEY])
+    ctx.capture = wants_capture(ctx)
     request[CONTEXT_KEY] = ctx
     try:
         return await HANDLERS[route.request_type](ctx)
@@ -61,13 +64,15 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
 
 def _route_label(request: web.Request) -> str:
-    ctx = request.get(CONTEXT_KEY)
-    if ctx is not None:
-        return ctx.route.template
+    """The bounded route label, known before the handler runs (for the in-flight gauge)."""
     path = request.path
     if path.startswith("/admin/"):
         return "/admin"
-    return _OWN_ROUTES.get(path, "other")
+    if path in _OWN_ROUTES:
+        return _OWN_ROUTES[path]
+    route = classify(request.method, request.raw_path)
+    request[ROUTE_KEY] = route
+    return route.template
 
 
 @web.middleware
@@ -78,7 +83,12 @@ async def observe_middleware(
     started = time.perf_counter()
     request[REQUEST_ID_KEY] = request_id_for(request)
     state = request.app[STATE]
+    settings = state.settings
+    route = _route_label(request)
     status = 500
+    in_flight = state.metrics.requests_in_flight.labels(route)
+    if settings.metrics_enabled:
+        in_flight.inc()
     try:
         response = await handler(request)
         status = response.status
@@ -90,24 +100,40 @@ async def observe_middleware(
         total = time.perf_counter() - started
         ctx = request.get(CONTEXT_KEY)
         upstream_seconds = ctx.upstream_seconds if ctx is not None else 0.0
-        route = _route_label(request)
-        state.metrics.observe_request(route, request.method, status, total, upstream_seconds)
-        fields = {
-            "request_id": request[REQUEST_ID_KEY],
-            "method": request.method,
-            "route": route,
-            "status": status,
-            "duration_ms": round(total * 1000, 3),
-            "upstream_ms": round(upstream_seconds * 1000, 3),
-        }
-        if ctx is not None:
-            fields.update(
-                cache=ctx.cache_result,
-                similarity=ctx.similarity,
-                model=ctx.model_requested,
-                **ctx.log_fields,
-            )
-        state.log.info("request", **fields)
+        if settings.metrics_enabled:
+            in_flight.dec()
+            state.metrics.observe_request(route, request.method, status, total, upstream_seconds)
+        if settings.access_log:
+            _access_log(state, request, ctx, route, status, total, upstream_seconds)
+
+
+def _access_log(
+    state: AppState,
+    request: web.Request,
+    ctx: RequestContext | None,
+    route: str,
+    status: int,
+    total: float,
+    upstream_seconds: float,
+) -> None:
+    fields = {
+        "request_id": request[REQUEST_ID_KEY],
+        "method": request.method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(total * 1000, 3),
+        "upstream_ms": round(upstream_seconds * 1000, 3),
+    }
+    if ctx is not None:
+        fields.update(
+            cache=ctx.cache_result,
+            similarity=ctx.similarity,
+            model=ctx.model_requested,
+            **ctx.log_fields,
+        )
+        if ctx.route.raw_id is not None:
+            fields.setdefault("video_id", ctx.route.video_id)
+    state.log.info("request", **fields)
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -126,6 +152,19 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
 async def metrics_endpoint(request: web.Request) -> web.Response:
     body, content_type = request.app[STATE].metrics.render()
     return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def _start_metrics_port(settings: Settings, state: AppState) -> web.AppRunner | None:
+    """/metrics on its own port, so operators can keep it off the public listener."""
+    if settings.metrics_port is None:
+        return None
+    metrics_app = web.Application()
+    metrics_app[STATE] = state
+    metrics_app.router.add_get("/metrics", metrics_endpoint)
+    runner = web.AppRunner(metrics_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.metrics_port).start()
+    return runner
 
 
 def _build_cache(settings: Settings, state: AppState, embedder: Embedder | None) -> None:
@@ -181,6 +220,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         await upstream.start()
+        metrics_runner = await _start_metrics_port(settings, state)
         if settings.cache_enabled:
             _build_cache(settings, state, embedder)
             assert state.cache is not None and state.watcher is not None
@@ -198,12 +238,15 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
                 if close is not None:
                     await close()
             state.cache.close()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await upstream.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
-    app.router.add_get("/metrics", metrics_endpoint)
+    if settings.metrics_port is None:
+        app.router.add_get("/metrics", metrics_endpoint)
     admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

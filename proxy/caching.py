@@ -17,6 +17,7 @@ from cache.service import CacheService, Lookup, digest_reference, fingerprint
 from cache.stores import CacheEntry, JobRecord
 from proxy import videos
 from proxy.bodies import RequestBody, read_body, require_prompt
+from proxy.capture import request_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.relay import json_reply
@@ -52,6 +53,8 @@ def controls_of(request: web.Request) -> CacheControls:
 def scope_of(ctx: RequestContext, cache: CacheService) -> str:
     credential = credential_of(ctx.request)
     scope = cache.scope_for(credential)
+    # Logged as a prefix of its HMAC: enough to correlate requests, never the key.
+    ctx.log_fields["scope"] = scope[:16]
     if credential is not None:
         ctx.state.credentials[scope] = {
             k: v for k in _CREDENTIAL_HEADERS if (v := ctx.request.headers.get(k)) is not None
@@ -141,8 +144,7 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Respon
     cache = ctx.state.cache
     assert cache is not None and lookup.entry is not None
     job = cache.mint_hit(lookup, prompt, "hit")
-    remixed_from = ctx.log_fields.get("remixed_from")
-    job.request_params = {"video": lookup.entry.video, "remixed_from": remixed_from}
+    job.request_params = {"video": lookup.entry.video, "remixed_from": ctx.remixed_from}
     cache.jobs.put(job)
     video = video_from_entry(ctx, job, lookup.entry)
     video["extra_fields"] = {
@@ -152,6 +154,8 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Respon
         "latency": round(ctx.elapsed_ms(), 3),
         "cache_debug": cache_debug(ctx, lookup),
     }
+    if ctx.capture:
+        video["extra_fields"]["raw_request"] = ctx.raw_request
     ctx.state.observe_saving(lookup.entry)
     ctx.log_fields["video_id"] = job.id
     return json_reply(ctx, video, headers=_cache_headers(lookup, lookup.entry))
@@ -174,7 +178,7 @@ def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Res
         "prompt": prompt,
         "size": source.size,
         "seconds": source.seconds,
-        "remixed_from_video_id": ctx.log_fields.get("remixed_from"),
+        "remixed_from_video_id": ctx.remixed_from,
         "error": None,
         "extra_fields": {
             "request_type": ctx.route.request_type,
@@ -184,7 +188,7 @@ def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Res
             "cache_debug": cache_debug(ctx, lookup),
         },
     }
-    job.request_params = {"remixed_from": ctx.log_fields.get("remixed_from")}
+    job.request_params = {"remixed_from": ctx.remixed_from}
     cache.jobs.put(job)
     ctx.log_fields["video_id"] = job.id
     return json_reply(ctx, video, headers=_cache_headers(lookup))
@@ -218,8 +222,8 @@ async def cached_generation(
         status = obj.get("status")
         if isinstance(obj.get("id"), str) and status in ("queued", "in_progress", "completed"):
             job = cache.remember_miss(lookup, obj, controls)
-            if ctx.log_fields.get("remix_source"):
-                job.request_params = {"remix_source": ctx.log_fields["remix_source"]}
+            if ctx.remix_source:
+                job.request_params = {"remix_source": ctx.remix_source}
                 cache.jobs.put(job)
             ctx.state.watch(job.id)
             ctx.log_fields["video_id"] = job.id
@@ -233,6 +237,8 @@ async def create_route(ctx: RequestContext) -> web.StreamResponse:
     body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
     try:
         require_prompt(body)
+        if ctx.capture:
+            ctx.raw_request = request_capture(ctx, body)
         model = body.fields.get("model")
         ctx.model_requested = model if isinstance(model, str) else None
         return await create(ctx, body)
@@ -244,6 +250,8 @@ async def remix_route(ctx: RequestContext) -> web.StreamResponse:
     body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
     try:
         require_prompt(body)
+        if ctx.capture:
+            ctx.raw_request = request_capture(ctx, body)
         return await remix(ctx, body)
     finally:
         body.close()
@@ -307,8 +315,8 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
         if job.kind != "miss":
             upstream_source = job.upstream_id
             raw_path = f"/v1/videos/{quote_id(job.upstream_id)}/remix"
+    ctx.remixed_from, ctx.remix_source = source_id, upstream_source
     ctx.log_fields["remixed_from"] = source_id
-    ctx.log_fields["remix_source"] = upstream_source
     source_key = (
         f"remix-of:sha256:{content_sha}" if content_sha else f"remix-of:id:{upstream_source}"
     )

@@ -32,6 +32,7 @@ def _serve_parser(sub: Any) -> None:
     serve.add_argument("--data-dir", type=Path)
     serve.add_argument("--public-url", help="URL clients reach this proxy at")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--metrics-port", type=int, help="serve /metrics on this port instead")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -88,6 +89,7 @@ def serve(args: argparse.Namespace) -> None:
         "data_dir": args.data_dir,
         "public_url": args.public_url,
         "log_level": args.log_level,
+        "metrics_port": args.metrics_port,
     }
     try:
         settings = load_settings(args.config, overrides)
@@ -101,7 +103,10 @@ def serve(args: argparse.Namespace) -> None:
         )
     from aiohttp import web
 
+    from metrics.logging import configure_logging
     from proxy.app import build_app
+
+    configure_logging(settings.log_level, settings.log_format)
 
     base = f"http://{settings.host}:{settings.port}"
     print(f"videocache listening on {base} -> upstream {settings.upstream}", flush=True)

@@ -28,6 +28,12 @@ class RequestContext:
     similarity: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     log_fields: dict[str, Any] = field(default_factory=dict)
+    # Remix: the source id as the client named it, and as the upstream knows it.
+    remixed_from: str | None = None
+    remix_source: str | None = None
+    # Raw capture (extra_fields.raw_request / raw_response), when asked for.
+    capture: bool = False
+    raw_request: dict[str, Any] | None = None
 
     @property
     def raw_path(self) -> str:

@@ -11,6 +11,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.bifrost import normalise_video
+from proxy.capture import request_capture, response_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import client_response_headers
@@ -42,12 +43,12 @@ async def stream_response(
     return response
 
 
-async def read_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> Any:
-    """The upstream's JSON body, or a 502 saying it is not JSON. Error statuses are not
-    parsed here: callers relay them as they are."""
+async def read_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> tuple[Any, bytes]:
+    """The upstream's JSON body (parsed, and its bytes), or a 502 saying it is not JSON.
+    Error statuses are not parsed here: callers relay them as they are."""
     body = await upstream.read()
     try:
-        return orjson.loads(body)
+        return orjson.loads(body), body
     except orjson.JSONDecodeError:
         ctx.state.record_upstream_error("malformed")
         raise ProxyError(
@@ -112,7 +113,7 @@ async def enriched_json(
     """A JSON route's upstream answer: errors relayed, success enriched with extra_fields."""
     if upstream.status >= 400:
         return await relay_error(ctx, upstream)
-    obj = await read_json(ctx, upstream)
+    obj, raw = await read_json(ctx, upstream)
     if not isinstance(obj, dict):
         ctx.state.record_upstream_error("malformed")
         raise ProxyError(
@@ -125,6 +126,9 @@ async def enriched_json(
         for item in obj.get("data") or ():
             if isinstance(item, dict):
                 normalise_video(item)
-    extra_fields(ctx, obj, ctx.upstream_seconds * 1000.0)
+    extra = extra_fields(ctx, obj, ctx.upstream_seconds * 1000.0)
+    if ctx.capture:
+        extra["raw_request"] = ctx.raw_request or request_capture(ctx, None)
+        extra["raw_response"] = response_capture(ctx, upstream, raw)
     headers = decorate(obj) if decorate is not None else None
     return json_reply(ctx, obj, status=upstream.status, upstream=upstream, headers=headers)

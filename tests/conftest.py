@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestServer
 
 from config.settings import Settings
 from proxy.app import build_app
-from simulator.app import SIM_STATE, build_app as build_simulator
+from simulator.app import SIM_STATE
+from simulator.app import build_app as build_simulator
 from simulator.settings import SimulatorSettings
 
 # Jobs take job_seconds / speed = 0.1 s of real time.

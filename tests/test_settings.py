@@ -68,7 +68,9 @@ def test_config_file_errors(tmp_path: Path) -> None:
 def test_cli_invalid_setting_is_one_line(args: list[str], needle: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "proxy.cli", "serve", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()

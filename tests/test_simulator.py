@@ -20,8 +20,19 @@ from simulator.settings import SimulatorSettings
 
 ID_RE = re.compile(r"^video_[0-9a-f]{32}$")
 VIDEO_KEYS = {
-    "id", "object", "model", "status", "progress", "created_at", "completed_at",
-    "expires_at", "prompt", "size", "seconds", "remixed_from_video_id", "error",
+    "id",
+    "object",
+    "model",
+    "status",
+    "progress",
+    "created_at",
+    "completed_at",
+    "expires_at",
+    "prompt",
+    "size",
+    "seconds",
+    "remixed_from_video_id",
+    "error",
 }
 
 
@@ -62,8 +73,7 @@ async def test_multipart_create_like_the_sdk(client):
     form.add_field("model", "sora-2-pro")
     form.add_field("seconds", "8")
     form.add_field("size", "1280x720")
-    form.add_field("input_reference", b"\x89PNG fake", filename="ref.png",
-                   content_type="image/png")
+    form.add_field("input_reference", b"\x89PNG fake", filename="ref.png", content_type="image/png")
     response = await client.post("/v1/videos", data=form)
     assert response.status == 200, await response.text()
     body = await response.json()
@@ -81,8 +91,9 @@ async def test_multipart_create_like_the_sdk(client):
 
 
 async def test_json_create_defaults_and_extra_fields(client):
-    body = await create(client, negative_prompt="blur",
-                        input_reference={"image_url": "https://example.com/a.png"})
+    body = await create(
+        client, negative_prompt="blur", input_reference={"image_url": "https://example.com/a.png"}
+    )
     assert (body["model"], body["seconds"], body["size"]) == ("sora-2", "4", "720x1280")
     job = client.app[SIM_STATE].jobs.get(body["id"])
     assert job is not None and job.extra["negative_prompt"] == "blur"
@@ -182,8 +193,7 @@ async def test_list_pagination(client):
 async def test_delete(client):
     video = await create(client)
     response = await client.delete(f"/v1/videos/{video['id']}")
-    assert await response.json() == {"id": video["id"], "object": "video.deleted",
-                                     "deleted": True}
+    assert await response.json() == {"id": video["id"], "object": "video.deleted", "deleted": True}
     assert (await client.get(f"/v1/videos/{video['id']}")).status == 404
     assert (await client.delete(f"/v1/videos/{video['id']}")).status == 404
 
@@ -313,8 +323,9 @@ async def test_echo_streams_and_hashes(client):
         for start in range(0, len(payload), 1 << 20):
             yield payload[start : start + (1 << 20)]
 
-    response = await client.put("/v1/echo/a%2Fb/c?x=1&y=%20", data=chunks(),
-                                headers={"X-Custom": "v"})
+    response = await client.put(
+        "/v1/echo/a%2Fb/c?x=1&y=%20", data=chunks(), headers={"X-Custom": "v"}
+    )
     body = await response.json()
     assert body["method"] == "PUT"
     assert body["raw_path"] == "/v1/echo/a%2Fb/c?x=1&y=%20"

@@ -76,9 +76,7 @@ async def test_other_parameters_do_not_hit(proxy: TestServer, sim: TestServer) -
     for kwargs in ({"seconds": "8"}, {"size": "1280x720"}, {"model": "sora-2-pro"}):
         _, headers = await create_raw(alice, prompt="a paper plane", **kwargs)
         assert headers["x-cache"] == "MISS", kwargs
-    _, headers = await create_raw(
-        alice, prompt="a paper plane", extra_body={"seed": 7}
-    )
+    _, headers = await create_raw(alice, prompt="a paper plane", extra_body={"seed": 7})
     assert headers["x-cache"] == "MISS"
     assert upstream_creates(sim) == 5
     await alice.close()
@@ -99,7 +97,8 @@ async def test_tenants_are_isolated(proxy: TestServer, sim: TestServer) -> None:
         await bob.videos.download_content(hit.id)
     # A namespace narrows Alice's scope: no hit across namespaces.
     _, headers = await create_raw(
-        alice, prompt="a secret product launch video",
+        alice,
+        prompt="a secret product launch video",
         extra_headers={"x-cache-namespace": "team-b"},
     )
     assert headers["x-cache"] == "MISS"
@@ -306,9 +305,7 @@ async def test_admin_api(start_proxy: ServerFactory, sim: TestServer) -> None:
             proxy.make_url(f"/admin/cache/entries/{entry_id}"), headers=admin
         ) as r:
             assert r.status == 200
-        async with http.post(
-            proxy.make_url("/admin/cache/purge"), headers=admin, json={}
-        ) as r:
+        async with http.post(proxy.make_url("/admin/cache/purge"), headers=admin, json={}) as r:
             assert r.status == 400
     _, headers = await create_raw(alice, prompt="one")
     assert headers["x-cache"] == "MISS"

@@ -82,6 +82,7 @@ async def test_body_over_limit_is_413(start_proxy: ServerFactory, sim: TestServe
     status, body, _ = await post(proxy, "/v1/videos", json={"prompt": "x" * 5000})
     assert status == 413
     assert_envelope(body, 413, None)
+
     # Also when no Content-Length announces it (chunked), on create and on passthrough.
     async def chunks() -> Any:
         for _ in range(10):
@@ -113,7 +114,9 @@ async def test_upstream_refused_is_502(start_proxy: ServerFactory) -> None:
     assert status == 502 and body["extra_fields"]["model_requested"] is None
 
 
-async def test_upstream_timeout_is_504(start_simulator: ServerFactory, start_proxy: ServerFactory) -> None:
+async def test_upstream_timeout_is_504(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
     sim = await start_simulator(slow_ms=1500)
     proxy = await start_proxy(sim, read_timeout=0.3)
     status, body, _ = await post(proxy, "/v1/videos", json={"prompt": "a slow cat"})

@@ -23,7 +23,8 @@ async def test_sdk_through_bifrost_flavor(
 
     def scenario() -> None:
         video = client.videos.create_and_poll(
-            prompt="a hot air balloon over hills", input_reference=("r.png", png_bytes(), "image/png"),
+            prompt="a hot air balloon over hills",
+            input_reference=("r.png", png_bytes(), "image/png"),
             poll_interval_ms=20,
         )
         assert video.status == "completed"

@@ -37,7 +37,9 @@ async def test_sync_sdk_every_operation(proxy: TestServer, sim: TestServer) -> N
 
     def scenario() -> None:
         video = client.videos.create_and_poll(
-            prompt="a red fox running through snow at dawn", seconds="4", size="720x1280",
+            prompt="a red fox running through snow at dawn",
+            seconds="4",
+            size="720x1280",
             poll_interval_ms=20,
         )
         assert video.status == "completed"
@@ -73,7 +75,8 @@ async def test_sync_sdk_create_with_input_reference(proxy: TestServer, sim: Test
     image = png_bytes()
     video = await asyncio.to_thread(
         client.videos.create,
-        prompt="animate this red card", input_reference=("card.png", image, "image/png"),
+        prompt="animate this red card",
+        input_reference=("card.png", image, "image/png"),
     )
     assert video.status in ("queued", "in_progress")
     creates = [r for r in sim_requests(sim) if r.method == "POST"]
@@ -107,10 +110,14 @@ async def test_async_sdk_create_poll_list_paginate_download(
 
 async def test_curl_style_json_create(proxy: TestServer, sim: TestServer) -> None:
     body = b'{"model": "sora-2", "prompt": "a lighthouse in a storm", "seed": 7}'
-    async with aiohttp.ClientSession() as http, http.post(
-        proxy.make_url("/v1/videos"), data=body,
-        headers={"Content-Type": "application/json", "Authorization": "Bearer sk-x"},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            proxy.make_url("/v1/videos"),
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": "Bearer sk-x"},
+        ) as resp,
+    ):
         assert resp.status == 200
         video = await resp.json()
     assert video["object"] == "video" and video["prompt"] == "a lighthouse in a storm"

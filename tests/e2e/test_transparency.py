@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
-from yarl import URL
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from tests.conftest import ServerFactory, base_url, sim_requests
 
@@ -96,6 +96,7 @@ async def test_headers_relayed_and_hop_by_hop_dropped(proxy: TestServer, sim: Te
 
 async def test_other_paths_stream_untouched(proxy: TestServer, sim: TestServer) -> None:
     payload = bytes(range(256)) * 40_000  # ~10 MB
+
     async def chunks() -> Any:
         for i in range(0, len(payload), 65536):
             yield payload[i : i + 65536]
@@ -127,17 +128,18 @@ async def test_gzip_upstream_bodies_reach_client(
     client = openai.AsyncOpenAI(api_key="sk", base_url=base_url(proxy), max_retries=0)
     video = await client.videos.create(prompt="a compressed cat")
     got = await client.videos.retrieve(video.id)
-    assert got.id == video.id and got.model_extra["extra_fields"]["request_type"] == "video_retrieve"
+    assert (
+        got.id == video.id and got.model_extra["extra_fields"]["request_type"] == "video_retrieve"
+    )
     await client.close()
     # A client that asks for gzip on a passthrough path gets the upstream's bytes untouched.
-    async with aiohttp.ClientSession(auto_decompress=False) as http:
-        async with http.get(
-            proxy.make_url("/v1/videos/characters/char_1"), headers={"Accept-Encoding": "gzip"}
-        ) as r:
-            raw = await r.read()
-            if r.headers.get("Content-Encoding") == "gzip":
-                raw = gzip.decompress(raw)
-            assert raw.startswith(b"{")
+    async with aiohttp.ClientSession(auto_decompress=False) as http, http.get(
+        proxy.make_url("/v1/videos/characters/char_1"), headers={"Accept-Encoding": "gzip"}
+    ) as r:
+        raw = await r.read()
+        if r.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        assert raw.startswith(b"{")
 
 
 async def test_truncated_upstream_content_is_not_a_clean_end(
@@ -166,7 +168,6 @@ async def test_health_and_readiness(start_proxy: ServerFactory, sim: TestServer)
             body = await r.json()
             assert r.status == 200 and body["checks"] == {"upstream": "ok", "data_dir": "ok"}
     down = await start_proxy("http://127.0.0.1:9")
-    async with aiohttp.ClientSession() as http:
-        async with http.get(down.make_url("/readyz")) as r:
-            assert r.status == 503
-            assert "unreachable" in (await r.json())["checks"]["upstream"]
+    async with aiohttp.ClientSession() as http, http.get(down.make_url("/readyz")) as r:
+        assert r.status == 503
+        assert "unreachable" in (await r.json())["checks"]["upstream"]

@@ -1,0 +1,69 @@
+"""Raw request/response capture for extra_fields, from what the proxy already holds.
+
+Off by default; on with the ``capture_raw`` setting or per request with the header
+``x-videocache-capture: true``. Create bodies are described from their parsed form, so a
+50 MB input_reference is summarised (name, size, sha256), never read back into memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from metrics.capture import capture_request, capture_response
+from metrics.redact import redact_headers, summarize_json, summarize_multipart_part
+from proxy.bodies import RequestBody
+from proxy.context import RequestContext
+
+CAPTURE_HEADER = "x-videocache-capture"
+
+
+def wants_capture(ctx: RequestContext) -> bool:
+    if ctx.state.settings.capture_raw:
+        return True
+    return ctx.request.headers.get(CAPTURE_HEADER, "").strip().lower() in ("1", "true", "yes")
+
+
+def request_capture(ctx: RequestContext, body: RequestBody | None) -> dict[str, Any]:
+    request = ctx.request
+    limit = ctx.state.settings.capture_max_bytes
+    if body is None or body.kind == "json":
+        raw = body.raw_json if body is not None else None
+        return capture_request(
+            request.method,
+            request.raw_path,
+            request.headers,
+            raw,
+            request.headers.get("Content-Type"),
+            limit,
+        )
+    parts: list[dict[str, Any]] = [
+        {"name": name, "value": summarize_json(value, max_string=256)}
+        for name, value in body.fields.items()
+    ]
+    parts += [
+        summarize_multipart_part(p.name, p.filename, p.content_type, p.size, p.sha256)
+        for p in body.files
+    ]
+    return {
+        "method": request.method,
+        "path": request.raw_path,
+        "headers": redact_headers(request.headers),
+        "content_type": body.content_type,
+        "body_bytes": body.length,
+        "body": {"parts": parts},
+        "truncated": False,
+    }
+
+
+def response_capture(
+    ctx: RequestContext, upstream: aiohttp.ClientResponse, body: bytes
+) -> dict[str, Any]:
+    return capture_response(
+        upstream.status,
+        upstream.headers,
+        body,
+        upstream.headers.get("Content-Type"),
+        ctx.state.settings.capture_max_bytes,
+    )
