@@ -69,6 +69,7 @@ class SentenceTransformerEmbedder:
         max_batch: int = 32,
         max_wait_ms: float = 2.0,
         on_batch: BatchCallback | None = None,
+        model: Any = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -81,7 +82,9 @@ class SentenceTransformerEmbedder:
         self.last_batch_size = 0
         self.last_encode_seconds = 0.0
         self.encode_calls = 0
-        self._model: Any = None
+        # An already loaded SentenceTransformer may be shared (tests, several apps in one
+        # process): loading costs seconds and hundreds of MB.
+        self._model: Any = model
         # One thread: torch already parallelises inside an encode, and a single thread keeps
         # batches in order and the model free of concurrent use.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
@@ -91,6 +94,11 @@ class SentenceTransformerEmbedder:
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer (None before load()), to share with another."""
+        return self._model
 
     def load(self) -> None:
         """Load the model (blocking, ~5 s for the import): call from a thread, not the loop."""

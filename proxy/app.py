@@ -171,6 +171,8 @@ def _build_cache(settings: Settings, state: AppState, embedder: Embedder | None)
     from cache.service import CacheConfig, CacheService
     from proxy.watcher import Watcher
 
+    if embedder is not None and getattr(embedder, "on_batch", False) is None:
+        embedder.on_batch = lambda size, secs: state.metrics.embedding_batch(secs, size)  # type: ignore[attr-defined]
     if embedder is None and settings.cache_semantic:
         from cache.embedder import SentenceTransformerEmbedder
 

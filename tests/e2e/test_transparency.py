@@ -133,9 +133,12 @@ async def test_gzip_upstream_bodies_reach_client(
     )
     await client.close()
     # A client that asks for gzip on a passthrough path gets the upstream's bytes untouched.
-    async with aiohttp.ClientSession(auto_decompress=False) as http, http.get(
-        proxy.make_url("/v1/videos/characters/char_1"), headers={"Accept-Encoding": "gzip"}
-    ) as r:
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as http,
+        http.get(
+            proxy.make_url("/v1/videos/characters/char_1"), headers={"Accept-Encoding": "gzip"}
+        ) as r,
+    ):
         raw = await r.read()
         if r.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)

@@ -1,0 +1,97 @@
+"""Semantic hits with the real embedding model, through the official SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import ServerFactory, base_url, sim_requests
+from tests.e2e.test_cache import create_raw, settle, upstream_creates
+
+
+async def semantic_proxy(start_proxy: ServerFactory, sim: TestServer, embedder: Any) -> TestServer:
+    return await start_proxy(sim, embedder=embedder)
+
+
+async def test_paraphrase_is_a_semantic_hit_and_near_miss_is_not(
+    start_proxy: ServerFactory, sim: TestServer, embedder: Any
+) -> None:
+    proxy = await semantic_proxy(start_proxy, sim, embedder)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    first, headers = await create_raw(
+        alice, prompt="A red sports car driving along a coastal road at sunset"
+    )
+    assert headers["x-cache"] == "MISS"
+    debug = first.model_extra["extra_fields"]["cache_debug"]
+    assert debug["provider_used"] == "sentence-transformers"
+    assert debug["model_used"] == "all-MiniLM-L6-v2"
+    assert debug["input_tokens"] > 5
+    assert debug["similarity"] is None  # nothing to compare with yet
+    await settle(proxy)
+
+    hit, headers = await create_raw(
+        alice, prompt="At sunset, a red sports car drives along a coastal road"
+    )
+    assert headers["x-cache"] == "SEMANTIC-HIT"
+    debug = hit.model_extra["extra_fields"]["cache_debug"]
+    assert debug["cache_hit"] is True and debug["hit_type"] == "semantic"
+    assert debug["threshold"] == 0.8
+    assert 0.8 <= debug["similarity"] < 1.0
+    assert float(headers["x-cache-similarity"]) == round(debug["similarity"], 4)
+    assert hit.prompt == "At sunset, a red sports car drives along a coastal road"
+    assert "embed;dur=" in headers["server-timing"]
+    assert len((await alice.videos.download_content(hit.id)).read()) > 1000
+
+    # Close in embedding space, but a different video: never a hit.
+    for near_miss in (
+        "A blue sports car driving along a coastal road at sunset",
+        "A red sports car driving along a coastal road at night",
+        "Two red sports cars driving along a coastal road at sunset",
+    ):
+        miss, headers = await create_raw(alice, prompt=near_miss)
+        assert headers["x-cache"] == "MISS", near_miss
+        debug = miss.model_extra["extra_fields"]["cache_debug"]
+        assert debug["cache_hit"] is False
+        assert debug["similarity"] > 0.8  # the cosine alone would have hit
+    assert upstream_creates(sim) == 4
+    await alice.close()
+
+
+async def test_semantic_controls(
+    start_proxy: ServerFactory, sim: TestServer, embedder: Any
+) -> None:
+    proxy = await semantic_proxy(start_proxy, sim, embedder)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    await alice.videos.create(prompt="a golden retriever playing in autumn leaves")
+    await settle(proxy)
+    paraphrase = "a golden retriever plays in the autumn leaves"
+    _, headers = await create_raw(
+        alice, prompt=paraphrase, extra_headers={"x-cache-type": "direct"}
+    )
+    assert headers["x-cache"] == "MISS"  # direct only: no semantic search
+    assert "x-cache-similarity" not in headers
+    hit, headers = await create_raw(alice, prompt="a golden retriever playing among autumn leaves")
+    assert headers["x-cache"] == "SEMANTIC-HIT"
+    assert hit.model_extra["extra_fields"]["cache_debug"]["similarity"] < 0.999
+    _, headers = await create_raw(
+        alice,
+        prompt="a golden retriever playing among autumn leaves",
+        extra_headers={"x-bf-cache-threshold": "0.999", "x-bf-cache-type": "semantic"},
+    )
+    assert headers["x-cache"] == "MISS"  # Bifrost spelling, stricter threshold
+    await settle(proxy)
+    _, headers = await create_raw(
+        alice,
+        prompt="A golden retriever playing in autumn leaves!",
+        extra_headers={"x-cache-type": "semantic"},
+    )
+    assert headers["x-cache"] == "SEMANTIC-HIT"  # semantic only, exact skipped
+    # Another tenant never gets it, however similar.
+    bob = openai.AsyncOpenAI(api_key="sk-bob", base_url=base_url(proxy), max_retries=0)
+    _, headers = await create_raw(bob, prompt="a golden retriever playing in autumn leaves")
+    assert headers["x-cache"] == "MISS"
+    assert len([r for r in sim_requests(sim) if r.method == "POST"]) == 4
+    await alice.close()
+    await bob.close()
