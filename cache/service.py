@@ -122,7 +122,7 @@ class CacheService:
         self.secret = load_or_create_secret(Path(data_dir))
         self.entries = EntryStore(root)
         self.jobs = JobStore(root)
-        self.blobs = BlobStore(root / "blobs", config.max_bytes)
+        self.blobs = BlobStore(root, config.max_bytes)  # files under root/blobs/
         self.index = VectorIndex()
         self._on_evict = on_evict or (lambda reason, n: None)
         self.evictions = 0

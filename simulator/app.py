@@ -44,7 +44,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         if method in methods:
             return None
         return error_response(
-            request, state.settings, 405, f"Method {method} not allowed on {path}",
+            request,
+            state.settings,
+            405,
+            f"Method {method} not allowed on {path}",
             headers={"Allow": ", ".join(methods)},
         )
 
@@ -103,8 +106,12 @@ async def wire_middleware(request: web.Request, handler: Handler) -> web.StreamR
     every = settings.rate_limit_every
     if every > 0 and state.request_count % every == 0:
         return error_response(
-            request, settings, 429, "Rate limit reached (simulated).",
-            code="rate_limit_exceeded", error_type="requests",
+            request,
+            settings,
+            429,
+            "Rate limit reached (simulated).",
+            code="rate_limit_exceeded",
+            error_type="requests",
             headers={"retry-after": "1", "retry-after-ms": "1000"},
         )
     return await handler(request)

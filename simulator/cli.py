@@ -14,13 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=defaults.port)
     parser.add_argument("--flavor", choices=["openai", "bifrost"], default=defaults.flavor)
     parser.add_argument(
-        "--speed", type=float, default=defaults.speed,
+        "--speed",
+        type=float,
+        default=defaults.speed,
         help="time compression: a job takes job-seconds / speed real seconds",
     )
     parser.add_argument("--job-seconds", type=float, default=defaults.job_seconds)
     parser.add_argument("--failure-rate", type=float, default=defaults.failure_rate)
     parser.add_argument(
-        "--content-bytes", type=int, default=defaults.content_bytes,
+        "--content-bytes",
+        type=int,
+        default=defaults.content_bytes,
         help="pad each MP4 to at least this many bytes",
     )
     parser.add_argument("--provider", default=defaults.provider)
@@ -48,9 +52,15 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
         print(f"simulator: {'; '.join(problems)}", file=sys.stderr)
         raise SystemExit(2)
     return SimulatorSettings(
-        host=args.host, port=args.port, flavor=args.flavor, provider=args.provider,
-        speed=args.speed, job_seconds=args.job_seconds, failure_rate=args.failure_rate,
-        content_bytes=args.content_bytes, asset_ttl=args.asset_ttl,
+        host=args.host,
+        port=args.port,
+        flavor=args.flavor,
+        provider=args.provider,
+        speed=args.speed,
+        job_seconds=args.job_seconds,
+        failure_rate=args.failure_rate,
+        content_bytes=args.content_bytes,
+        asset_ttl=args.asset_ttl,
     )
 
 
@@ -61,19 +71,23 @@ def run(args: argparse.Namespace) -> None:
 
     settings = settings_from_args(args)
     print(
-        f"simulator listening on http://{settings.host}:{settings.port} "
-        f"(flavor {settings.flavor})",
+        f"simulator listening on http://{settings.host}:{settings.port} (flavor {settings.flavor})",
         flush=True,
     )
     try:
         web.run_app(
-            build_app(settings), host=settings.host, port=settings.port,
-            print=None, access_log=None, handle_signals=True,
+            build_app(settings),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            handle_signals=True,
         )
     except OSError as exc:
         # e.g. the port is taken: one line, no traceback.
-        print(f"simulator: cannot listen on {settings.host}:{settings.port}: {exc}",
-              file=sys.stderr)
+        print(
+            f"simulator: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr
+        )
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         pass

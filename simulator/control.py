@@ -16,9 +16,7 @@ async def handle(request: web.Request, state: SimulatorState, name: str) -> web.
     settings = state.settings
     method = request.method
     if name == "requests" and method == "GET":
-        return json_response(
-            request, settings, [r.to_dict() for r in state.requests], faults=False
-        )
+        return json_response(request, settings, [r.to_dict() for r in state.requests], faults=False)
     if name == "requests" and method == "DELETE":
         state.requests.clear()
         return json_response(request, settings, {"cleared": True}, faults=False)

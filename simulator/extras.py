@@ -27,8 +27,12 @@ async def get_character(request: web.Request, state: SimulatorState, segment: st
     character = state.characters.get(unquote(segment)) or state.characters.get(segment)
     if character is None:
         return error_response(
-            request, state.settings, 404, f"Character '{unquote(segment)}' not found.",
-            param="id", code="not_found",
+            request,
+            state.settings,
+            404,
+            f"Character '{unquote(segment)}' not found.",
+            param="id",
+            code="not_found",
         )
     return json_response(request, state.settings, character)
 
@@ -45,13 +49,17 @@ async def echo(request: web.Request, state: SimulatorState) -> web.Response:
     record = request.get(RECORD)
     if record is not None:
         record.set_body(length, digest.hexdigest())
-    return json_response(request, state.settings, {
-        "method": request.method,
-        "raw_path": request.raw_path,
-        "headers": {name.lower(): value for name, value in request.headers.items()},
-        "body_len": length,
-        "body_sha256": digest.hexdigest(),
-    })
+    return json_response(
+        request,
+        state.settings,
+        {
+            "method": request.method,
+            "raw_path": request.raw_path,
+            "headers": {name.lower(): value for name, value in request.headers.items()},
+            "body_len": length,
+            "body_sha256": digest.hexdigest(),
+        },
+    )
 
 
 async def blob(request: web.Request, state: SimulatorState) -> web.StreamResponse:

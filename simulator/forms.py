@@ -134,19 +134,25 @@ def validate_create(body: Body) -> dict[str, Any]:
     if seconds not in SECONDS:
         raise BodyError(
             f"Invalid value: '{seconds}'. Supported values are: "
-            + ", ".join(f"'{s}'" for s in SECONDS) + ".",
+            + ", ".join(f"'{s}'" for s in SECONDS)
+            + ".",
             "seconds",
         )
     size = _string(fields, "size", "720x1280")
     if size not in SIZES:
         raise BodyError(
             f"Invalid value: '{size}'. Supported values are: "
-            + ", ".join(f"'{s}'" for s in SIZES) + ".",
+            + ", ".join(f"'{s}'" for s in SIZES)
+            + ".",
             "size",
         )
     reference = fields.get("input_reference")
-    if reference is not None and not body.form and not (
-        isinstance(reference, dict) and ("image_url" in reference or "file_id" in reference)
+    if (
+        reference is not None
+        and not body.form
+        and not (
+            isinstance(reference, dict) and ("image_url" in reference or "file_id" in reference)
+        )
     ):
         raise BodyError(
             "Invalid 'input_reference': expected an object with 'image_url' or 'file_id'.",
@@ -155,6 +161,9 @@ def validate_create(body: Body) -> dict[str, Any]:
     known = {"prompt", "model", "seconds", "size"}
     extra = {key: value for key, value in fields.items() if key not in known}
     for name, part in body.files.items():
-        extra[name] = {"filename": part.filename, "content_type": part.content_type,
-                       "size": part.size}
+        extra[name] = {
+            "filename": part.filename,
+            "content_type": part.content_type,
+            "size": part.size,
+        }
     return {"prompt": prompt, "model": model, "seconds": seconds, "size": size, "extra": extra}

@@ -19,6 +19,7 @@ FAULT_FIELDS: dict[str, type] = {
     "fail_next": int,
     "filter_next": int,
     "content_bytes": int,
+    "content_rate": int,
     "asset_ttl": int,
 }
 
@@ -36,6 +37,9 @@ class SimulatorSettings:
     failure_rate: float = 0.0
     # Pad the MP4 (with a trailing `free` box) to at least this many bytes.
     content_bytes: int = 0
+    # Throttle content downloads to this many bytes per second (0: as fast as possible),
+    # so tests can act in the middle of a download.
+    content_rate: int = 0
     # expires_at = completed_at + asset_ttl; content answers 404 afterwards.
     asset_ttl: int = 3600
     # Every Nth request answers 429 (0 disables).

@@ -23,8 +23,12 @@ def find_job(state: SimulatorState, segment: str) -> Job | None:
 
 def _not_found(request: web.Request, state: SimulatorState, segment: str) -> web.Response:
     return error_response(
-        request, state.settings, 404, f"Video with id '{unquote(segment)}' not found.",
-        param="id", code="not_found",
+        request,
+        state.settings,
+        404,
+        f"Video with id '{unquote(segment)}' not found.",
+        param="id",
+        code="not_found",
     )
 
 
@@ -33,7 +37,10 @@ def video_response(
 ) -> web.Response:
     set_context(request, provider=job.provider, model_requested=job.model)
     return json_response(
-        request, state.settings, job.to_dict(state.clock(), state.settings), status=status,
+        request,
+        state.settings,
+        job.to_dict(state.clock(), state.settings),
+        status=status,
         headers={"openai-poll-after-ms": str(state.settings.poll_after_ms)},
     )
 
@@ -44,9 +51,7 @@ def _split_model(state: SimulatorState, model: str) -> tuple[str, str]:
         return state.settings.provider, model
     provider, sep, name = model.partition("/")
     if not sep or not provider or not name:
-        raise BodyError(
-            f"model must be in the form 'provider/model', got '{model}'.", "model"
-        )
+        raise BodyError(f"model must be in the form 'provider/model', got '{model}'.", "model")
     return provider, name
 
 
@@ -68,8 +73,13 @@ async def create(request: web.Request, state: SimulatorState, request_type: str)
     except BodyError as exc:
         return error_response(request, state.settings, 400, exc.message, param=exc.param)
     job = state.jobs.create(
-        now=state.clock(), model=model, prompt=fields["prompt"], size=fields["size"],
-        seconds=fields["seconds"], provider=provider, extra=fields["extra"],
+        now=state.clock(),
+        model=model,
+        prompt=fields["prompt"],
+        size=fields["size"],
+        seconds=fields["seconds"],
+        provider=provider,
+        extra=fields["extra"],
     )
     return video_response(request, state, job)
 
@@ -102,7 +112,10 @@ async def list_videos(request: web.Request, state: SimulatorState) -> web.Respon
     if settings.flavor == "bifrost":
         if not provider:
             return error_response(
-                request, settings, 400, "provider query parameter is required",
+                request,
+                settings,
+                400,
+                "provider query parameter is required",
                 param="provider",
             )
         set_context(request, provider=provider)
@@ -112,7 +125,10 @@ async def list_videos(request: web.Request, state: SimulatorState) -> web.Respon
         limit = 0
     if not 1 <= limit <= 100:
         return error_response(
-            request, settings, 400, "Invalid 'limit': must be an integer between 1 and 100.",
+            request,
+            settings,
+            400,
+            "Invalid 'limit': must be an integer between 1 and 100.",
             param="limit",
         )
     order = query.get("order", "desc")
@@ -132,13 +148,17 @@ async def list_videos(request: web.Request, state: SimulatorState) -> web.Respon
         jobs = jobs[ids.index(after) + 1 :] if after in ids else []
     page = jobs[:limit]
     now = state.clock()
-    return json_response(request, settings, {
-        "object": "list",
-        "data": [job.to_dict(now, settings) for job in page],
-        "first_id": page[0].id if page else None,
-        "last_id": page[-1].id if page else None,
-        "has_more": len(jobs) > limit,
-    })
+    return json_response(
+        request,
+        settings,
+        {
+            "object": "list",
+            "data": [job.to_dict(now, settings) for job in page],
+            "first_id": page[0].id if page else None,
+            "last_id": page[-1].id if page else None,
+            "has_more": len(jobs) > limit,
+        },
+    )
 
 
 async def remix(request: web.Request, state: SimulatorState, segment: str) -> web.Response:
@@ -148,28 +168,34 @@ async def remix(request: web.Request, state: SimulatorState, segment: str) -> we
         return _not_found(request, state, segment)
     set_context(request, provider=source.provider, model_requested=source.model)
     try:
-        prompt = validate_prompt(parse_body(
-            request.headers.get("Content-Type", ""), await request.read()
-        ).fields)
+        prompt = validate_prompt(
+            parse_body(request.headers.get("Content-Type", ""), await request.read()).fields
+        )
     except BodyError as exc:
         return error_response(request, state.settings, 400, exc.message, param=exc.param)
     status, _ = source.phase(state.clock())
     if status != "completed":
         return error_response(
-            request, state.settings, 400,
+            request,
+            state.settings,
+            400,
             f"Video '{source.id}' is {status}; only completed videos can be remixed.",
-            param="video_id", code="invalid_video_state",
+            param="video_id",
+            code="invalid_video_state",
         )
     job = state.jobs.create(
-        now=state.clock(), model=source.model, prompt=prompt, size=source.size,
-        seconds=source.seconds, provider=source.provider, remixed_from=source.id,
+        now=state.clock(),
+        model=source.model,
+        prompt=prompt,
+        size=source.size,
+        seconds=source.seconds,
+        provider=source.provider,
+        remixed_from=source.id,
     )
     return video_response(request, state, job)
 
 
-async def content(
-    request: web.Request, state: SimulatorState, segment: str
-) -> web.StreamResponse:
+async def content(request: web.Request, state: SimulatorState, segment: str) -> web.StreamResponse:
     settings = state.settings
     set_context(request, request_type="video_download")
     job = find_job(state, segment)
@@ -178,20 +204,29 @@ async def content(
     variant = request.query.get("variant", "video")
     if variant not in VARIANTS:
         return error_response(
-            request, settings, 400,
-            f"Invalid 'variant': must be one of {', '.join(VARIANTS)}.", param="variant",
+            request,
+            settings,
+            400,
+            f"Invalid 'variant': must be one of {', '.join(VARIANTS)}.",
+            param="variant",
         )
     now = state.clock()
     status, _ = job.phase(now)
     if status != "completed":
         return error_response(
-            request, settings, 400,
+            request,
+            settings,
+            400,
             f"Video '{job.id}' is {status}; content is only available once completed.",
-            param="video_id", code="invalid_video_state",
+            param="video_id",
+            code="invalid_video_state",
         )
     if job.is_expired(now, settings.asset_ttl):
         return error_response(
-            request, settings, 404, f"The content of video '{job.id}' has expired.",
+            request,
+            settings,
+            404,
+            f"The content of video '{job.id}' has expired.",
             code="not_found",
         )
     # Rendering takes milliseconds of CPU; off the loop it never stalls other requests.
@@ -209,6 +244,8 @@ async def content(
             if piece:
                 await response.write(piece)
                 budget -= len(piece)
+                if settings.content_rate > 0:
+                    await asyncio.sleep(len(piece) / settings.content_rate)
             if budget <= 0:
                 break
         if budget <= 0:

@@ -106,6 +106,4 @@ def error_response(
         body = orjson.dumps(payload)
     else:
         body = orjson.dumps({"error": error})
-    return web.Response(
-        status=status, body=body, content_type="application/json", headers=headers
-    )
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)

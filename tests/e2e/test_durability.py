@@ -1,0 +1,137 @@
+"""kill -9 in the middle of a download, then restart on the same data dir: entries,
+minted ids and watched jobs survive, and no partially written file is ever served."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import openai
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import ServerFactory, base_url
+
+CONTENT = 40 * 1024 * 1024
+RATE = 40 * 1024 * 1024  # bytes/s: the download of the big video takes about a second
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_proxy_process(sim: TestServer, data_dir: Path, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "VIDEOCACHE_CACHE_SEMANTIC": "false",
+        "VIDEOCACHE_WATCH_INTERVAL": "0.05",
+        "VIDEOCACHE_CACHE_VARIANTS": '["video"]',
+        "VIDEOCACHE_LOG_FORMAT": "json",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "proxy.cli",
+            "serve",
+            "--upstream",
+            str(sim.make_url("")).rstrip("/"),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return proc
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    proc.kill()
+    raise AssertionError("proxy did not start")
+
+
+def final_blobs(data_dir: Path) -> list[Path]:
+    root = data_dir / "cache" / "blobs"
+    return [p for p in root.glob("??/*") if p.is_file()]
+
+
+def temp_blobs(data_dir: Path) -> list[Path]:
+    return list((data_dir / "cache" / "blobs").glob(".tmp-*"))
+
+
+async def until_hit(client: openai.AsyncOpenAI, prompt: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        raw = await client.videos.with_raw_response.create(prompt=prompt)
+        if raw.headers["x-cache"] == "HIT":
+            return raw.parse().id
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no cache hit for {prompt!r}")
+
+
+async def test_kill_9_mid_download_and_restart(
+    start_simulator: ServerFactory, tmp_path: Path
+) -> None:
+    sim = await start_simulator(content_rate=RATE)
+    data_dir = tmp_path / "data"
+    port = free_port()
+    proc = await start_proxy_process(sim, data_dir, port)
+    base = f"http://127.0.0.1:{port}/v1"
+    client = openai.AsyncOpenAI(api_key="sk-durable", base_url=base, max_retries=0)
+    direct = openai.AsyncOpenAI(api_key="sk-durable", base_url=base_url(sim), max_retries=0)
+    try:
+        # A small video, fully cached, and a minted id for it.
+        small = await client.videos.create(prompt="a small finished video")
+        minted = await until_hit(client, "a small finished video")
+        small_sha = hashlib.sha256((await direct.videos.download_content(small.id)).read())
+
+        # A big one: kill -9 while its bytes are being written.
+        async with aiohttp.ClientSession() as http:
+            await http.post(sim.make_url("/_sim/faults"), json={"content_bytes": CONTENT})
+        big = await client.videos.create(prompt="a big video interrupted")
+        deadline = time.monotonic() + 20
+        while not any(p.stat().st_size > 0 for p in temp_blobs(data_dir)):
+            assert time.monotonic() < deadline, "the download never started"
+            await asyncio.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert temp_blobs(data_dir), "killed mid-download: the partial file is a temp file"
+        # Every file under a final name is complete: its name is its content's hash.
+        for path in final_blobs(data_dir):
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.parent.name + path.name
+        assert all(p.stat().st_size < CONTENT for p in final_blobs(data_dir))
+
+        proc = await start_proxy_process(sim, data_dir, port)
+        # The minted id and the entry survived.
+        assert (await client.videos.retrieve(minted)).status == "completed"
+        cached = (await client.videos.download_content(minted)).read()
+        assert hashlib.sha256(cached).digest() == small_sha.digest()
+        # The interrupted job was picked up again and finished this time.
+        big_hit = await until_hit(client, "a big video interrupted", timeout=60)
+        cached = (await client.videos.download_content(big_hit)).read()
+        upstream = (await direct.videos.download_content(big.id)).read()
+        assert len(cached) == CONTENT
+        assert hashlib.sha256(cached).digest() == hashlib.sha256(upstream).digest()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        await client.close()
+        await direct.close()
