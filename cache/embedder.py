@@ -108,6 +108,10 @@ class SentenceTransformerEmbedder:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         from sentence_transformers import SentenceTransformer  # slow import, kept lazy
+        from transformers.utils import logging as transformers_logging
+
+        # Progress bars are for notebooks; a server's stdout carries one JSON log per line.
+        transformers_logging.disable_progress_bar()
 
         path = self.model_path or default_model_path()
         self._model = SentenceTransformer(path, device="cpu")
@@ -208,7 +212,11 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         """Runs in the embedder thread."""
         matrix = self._model.encode(
-            texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=len(texts)
+            texts,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            batch_size=len(texts),
+            show_progress_bar=False,  # a bar per request would flood the JSON log stream
         )
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         # Token count as the model sees the text (without [CLS]/[SEP]), before truncation.

@@ -143,7 +143,7 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
         response.headers["x-request-id"] = request_id
     ctx = request.get(CONTEXT_KEY)
     if ctx is not None:
-        timings = [f"upstream;dur={ctx.upstream_seconds * 1000:.3f}"]
+        timings = [f"upstream;dur={ctx.upstream_elapsed() * 1000:.3f}"]
         timings += [f"{name};dur={secs * 1000:.3f}" for name, secs in ctx.timings.items()]
         timings.append(f"total;dur={ctx.elapsed_ms():.3f}")
         response.headers["Server-Timing"] = ", ".join(timings)

@@ -109,18 +109,23 @@ def serve(args: argparse.Namespace) -> None:
     configure_logging(settings.log_level, settings.log_format)
 
     base = f"http://{settings.host}:{settings.port}"
-    print(f"videocache listening on {base} -> upstream {settings.upstream}", flush=True)
-    print(
-        f"try: curl -s {base}/v1/videos -H 'Authorization: Bearer sk-test' "
-        "-H 'Content-Type: application/json' -d '{\"prompt\": \"a red fox at dawn\"}'",
-        flush=True,
-    )
+
+    def announce(_aiohttp_message: str) -> None:
+        # Called by run_app once the socket is listening (after the model has loaded).
+        print(f"videocache listening on {base} -> upstream {settings.upstream}", flush=True)
+        print(
+            f"try: curl -s {base}/v1/videos -H 'Authorization: Bearer sk-test' "
+            "-H 'Content-Type: application/json' -d '{\"prompt\": \"a red fox at dawn\"}'",
+            flush=True,
+        )
+        print("Ctrl-C stops", "both." if child is not None else "it.", flush=True)
+
     try:
         web.run_app(
             build_app(settings),
             host=settings.host,
             port=settings.port,
-            print=None,
+            print=announce,
             access_log=None,
             handle_signals=True,
             loop=_new_loop(),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ class RequestContext:
     request_id: str
     started: float = field(default_factory=time.perf_counter)
     upstream_seconds: float = 0.0
+    upstream_started: float | None = None
     model_requested: str | None = None
     # Filled by the cache path; read by logs, metrics and Server-Timing.
     cache_result: str | None = None
@@ -43,6 +46,24 @@ class RequestContext:
     def query_string(self) -> str:
         raw = self.request.raw_path
         return raw.split("?", 1)[1] if "?" in raw else ""
+
+    @contextlib.contextmanager
+    def upstream_timer(self) -> Iterator[None]:
+        """Time spent on the upstream (connect, send, wait, read), added up per request."""
+        self.upstream_started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.upstream_seconds += time.perf_counter() - self.upstream_started
+            self.upstream_started = None
+
+    def upstream_elapsed(self) -> float:
+        """Upstream time so far, including a call still under way (headers are sent, and
+        extra_fields written, before the upstream body has ended)."""
+        running = 0.0
+        if self.upstream_started is not None:
+            running = time.perf_counter() - self.upstream_started
+        return self.upstream_seconds + running
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

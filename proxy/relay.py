@@ -126,7 +126,7 @@ async def enriched_json(
         for item in obj.get("data") or ():
             if isinstance(item, dict):
                 normalise_video(item)
-    extra = extra_fields(ctx, obj, ctx.upstream_seconds * 1000.0)
+    extra = extra_fields(ctx, obj, ctx.upstream_elapsed() * 1000.0)
     if ctx.capture:
         extra["raw_request"] = ctx.raw_request or request_capture(ctx, None)
         extra["raw_response"] = response_capture(ctx, upstream, raw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,20 +14,6 @@ from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import upstream_request_headers
 from proxy.relay import Decorate, enriched_json, stream_response
-
-
-class _UpstreamTimer:
-    """Adds the time spent waiting on the upstream to ctx.upstream_seconds."""
-
-    def __init__(self, ctx: RequestContext) -> None:
-        self.ctx = ctx
-        self.t0 = 0.0
-
-    def __enter__(self) -> None:
-        self.t0 = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.ctx.upstream_seconds += time.perf_counter() - self.t0
 
 
 async def forward_body(
@@ -53,7 +38,7 @@ async def forward_body(
         headers = upstream_request_headers(request.headers, ctx.request_id)
         headers["Content-Length"] = str(body.length)
         data = body.chunks()
-    with _UpstreamTimer(ctx):
+    with ctx.upstream_timer():
         async with state.upstream.request(
             "POST", raw_path or ctx.raw_path, headers=headers, data=data, decompress=True
         ) as upstream:
@@ -72,7 +57,7 @@ async def json_route(
     data = request.content if request.body_exists else None
     if data is None:
         headers.popall("Content-Type", None)
-    with _UpstreamTimer(ctx):
+    with ctx.upstream_timer():
         async with ctx.state.upstream.request(
             method or request.method,
             raw_path_and_query or ctx.raw_path,
@@ -126,7 +111,7 @@ async def passthrough(
         if request.content_length is not None:
             headers["Content-Length"] = str(request.content_length)
     try:
-        with _UpstreamTimer(ctx):
+        with ctx.upstream_timer():
             async with ctx.state.upstream.request(
                 request.method,
                 raw_path or ctx.raw_path,
