@@ -15,10 +15,11 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import orjson
 from multidict import CIMultiDict
 
-from cache.stores import JobRecord
+from cache.stores import BlobStore, BlobWriter, JobRecord
 from proxy.errors import ProxyError
 from proxy.upstream import quote_id
 
@@ -26,12 +27,36 @@ if TYPE_CHECKING:
     from proxy.state import AppState
 
 MAX_BACKOFF = 60.0
+# A job still not finished after a day (or never reachable again) stops being watched.
+GIVE_UP_AFTER = 24 * 3600.0
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 _TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
 
 
 class DownloadFailed(Exception):
     pass
+
+
+async def _write_blob(
+    blobs: BlobStore, resp: aiohttp.ClientResponse, expected: int | None, variant: str
+) -> BlobWriter:
+    """Stream a response into the blob store with the file I/O (writes, the final fsync
+    and rename) in a worker thread, so a 200 MB download never stalls the event loop.
+
+    The writer publishes under the content hash only when its block ends cleanly; a cut
+    connection or a short body leaves nothing visible (the temp file is removed)."""
+    manager = blobs.writer()
+    writer = await asyncio.to_thread(manager.__enter__)
+    try:
+        async for chunk in resp.content.iter_chunked(1024 * 1024):
+            await asyncio.to_thread(writer.write, chunk)
+        if expected is not None and writer.size != expected:
+            raise DownloadFailed(f"{variant}: short body {writer.size} of {expected}")
+    except BaseException as exc:
+        await asyncio.to_thread(manager.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await asyncio.to_thread(manager.__exit__, None, None, None)
+    return writer
 
 
 class Watcher:
@@ -106,11 +131,18 @@ class Watcher:
             job = cache.jobs.get(job_id)
             if job is None or not job.pending:
                 return
+            if time.time() - job.created_at > GIVE_UP_AFTER:
+                self._finish(job, "expired")
+                log.warning("watch_gave_up", age_s=round(time.time() - job.created_at))
+                return
             try:
                 video, poll_after = await self._poll(job)
             except ProxyError as exc:
                 failures += 1
                 delay = min(MAX_BACKOFF, interval * 2**failures) * (0.5 + random.random() / 2)
+                retry_after = exc.headers.get("retry-after", "")
+                if retry_after.replace(".", "", 1).isdigit():
+                    delay = max(delay, min(MAX_BACKOFF, float(retry_after)))
                 if exc.status in (401, 403, 404):
                     if exc.status == 404:
                         self._finish(job, "failed")
@@ -244,13 +276,7 @@ class Watcher:
                 raise DownloadFailed(f"{variant}: upstream answered {resp.status}")
             expected = resp.content_length
             ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
-            # The writer publishes under the content hash only when the with-block ends
-            # cleanly; a cut connection or a short body leaves nothing visible.
-            with cache.blobs.writer() as writer:
-                async for chunk in resp.content.iter_chunked(1024 * 1024):
-                    writer.write(chunk)
-                if expected is not None and writer.size != expected:
-                    raise DownloadFailed(f"{variant}: short body {writer.size} of {expected}")
+            writer = await _write_blob(cache.blobs, resp, expected, variant)
         self.state.observe_content_bytes("upstream", writer.size)
         assert writer.sha256 is not None
         return writer.sha256, ctype.split(";")[0].strip(), writer.size
