@@ -129,6 +129,9 @@ class CacheService:
         for entry in self.entries.iter_entries():
             if entry.embedding is not None:
                 self.index.add(entry.bucket_key, entry.id, entry.embedding)
+        # Ids of every job record, in memory: most retrieves are for ids the proxy never
+        # recorded, and a set answers "not ours" without a SQLite query.
+        self.job_ids: set[str] = {job.id for job in self.jobs.iter_jobs()}
 
     def close(self) -> None:
         self.entries.close()
@@ -229,7 +232,7 @@ class CacheService:
             ttl=controls.ttl,
             embedding=None if lookup.embedding is None else lookup.embedding.tobytes(),
         )
-        self.jobs.put(job)
+        self.put_job(job)
         return job
 
     def mint_hit(self, lookup: Lookup, prompt: str, kind: Literal["hit", "joined"]) -> JobRecord:
@@ -256,8 +259,19 @@ class CacheService:
             status="completed" if source else "queued",
             entry_id=source.id if source else None,
         )
-        self.jobs.put(job)
+        self.put_job(job)
         return job
+
+    def put_job(self, job: JobRecord) -> None:
+        self.jobs.put(job)
+        self.job_ids.add(job.id)
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        return self.jobs.get(job_id) if job_id in self.job_ids else None
+
+    def delete_job(self, job_id: str) -> None:
+        self.jobs.delete(job_id)
+        self.job_ids.discard(job_id)
 
     def publish(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, MutableMapping
@@ -61,18 +62,25 @@ _SK_IN_TEXT = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
 _DATA_URL = re.compile(r"^data:([^,;]*)((?:;[^,;]*)*),", re.IGNORECASE)
 
 _MAX_DEPTH = 32
+_SAFE_SCALARS = (int, float, bool)
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm(key: str) -> str:
+    # Cached: log and header keys are a small, endlessly repeated set, and this runs for
+    # every key of every log event.
     return key.strip().lower().replace("-", "_")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(key: str) -> bool:
+    name = _norm(key)
+    return name in _SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
 
 
 def is_secret_key(key: object) -> bool:
     """Whether a header/field/log key names a credential."""
-    if not isinstance(key, str):
-        return False
-    name = _norm(key)
-    return name in _SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
+    return isinstance(key, str) and _is_secret_name(key)
 
 
 def redact_value(key: str, value: object) -> str:
@@ -146,8 +154,12 @@ def redact_event(
     for key, value in list(event_dict.items()):
         if is_secret_key(key):
             event_dict[key] = redact_value(key, value)
+        elif value is None or type(value) in _SAFE_SCALARS:
+            continue  # the common case, fast: a number under a non-secret name
         elif _norm(key).endswith("headers") and _is_headers(value):
             event_dict[key] = redact_headers(value)
+        elif type(value) is str:
+            event_dict[key] = scrub_text(value)
         elif isinstance(value, Mapping | list | tuple | str):
             event_dict[key] = _redact_obj(value)
     return event_dict

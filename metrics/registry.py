@@ -17,6 +17,7 @@ import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -190,6 +191,8 @@ class Metrics:
         prices: Mapping[str, float] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._request_children: dict[tuple[str, str, int | str], tuple[Any, ...]] = {}
+        self._in_flight_children: dict[str, Any] = {}
         self.prices: Mapping[str, float] = MappingProxyType(
             dict(DEFAULT_PRICES if prices is None else prices)
         )
@@ -324,6 +327,15 @@ class Metrics:
 
     # -- HTTP ------------------------------------------------------------------------
 
+    def in_flight_gauge(self, route: str) -> Any:
+        """The in-flight gauge child for a route template, resolved once per route."""
+        child = self._in_flight_children.get(route)
+        if child is None:
+            child = self.requests_in_flight.labels(route_label(route))
+            if len(self._in_flight_children) < 4096:
+                self._in_flight_children[route] = child
+        return child
+
     @contextlib.contextmanager
     def in_flight(self, route: str) -> Iterator[None]:
         """Count a request in ``videocache_requests_in_flight`` while the block runs."""
@@ -343,12 +355,26 @@ class Metrics:
         upstream_seconds: float = 0.0,
     ) -> None:
         """Record one finished request: count, total, upstream and overhead latency."""
-        label = route_label(route)
-        self.requests_total.labels(label, method_label(method), status_label(status)).inc()
-        self.request_duration.labels(label).observe(total_seconds)
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            # Bounding the labels and resolving the children costs more than observing:
+            # do it once per (route, method, status); the set is bounded by construction.
+            label = route_label(route)
+            children = (
+                self.requests_total.labels(label, method_label(method), status_label(status)),
+                self.request_duration.labels(label),
+                self.upstream_duration.labels(label),
+                self.overhead_duration.labels(label),
+            )
+            if len(self._request_children) < 4096:
+                self._request_children[key] = children
+        count, total, upstream, overhead = children
+        count.inc()
+        total.observe(total_seconds)
         if upstream_seconds > 0:
-            self.upstream_duration.labels(label).observe(upstream_seconds)
-        self.overhead_duration.labels(label).observe(max(0.0, total_seconds - upstream_seconds))
+            upstream.observe(upstream_seconds)
+        overhead.observe(max(0.0, total_seconds - upstream_seconds))
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(bounded(kind, UPSTREAM_ERROR_KINDS)).inc()

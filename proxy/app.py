@@ -86,7 +86,7 @@ async def observe_middleware(
     settings = state.settings
     route = _route_label(request)
     status = 500
-    in_flight = state.metrics.requests_in_flight.labels(route)
+    in_flight = state.metrics.in_flight_gauge(route)
     if settings.metrics_enabled:
         in_flight.inc()
     try:

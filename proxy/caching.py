@@ -8,6 +8,7 @@ content is served from disk once cached.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -232,8 +233,11 @@ async def cached_generation(
     return await videos.forward_body(ctx, body, decorate, raw_path=raw_path)
 
 
-async def create_route(ctx: RequestContext) -> web.StreamResponse:
-    """POST /v1/videos: read and check the body before anything reaches the upstream."""
+Generation = Callable[[RequestContext, RequestBody], Awaitable[web.StreamResponse]]
+
+
+async def _with_body(ctx: RequestContext, generate: Generation) -> web.StreamResponse:
+    """Read and check a create/remix body before anything reaches the upstream."""
     body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
     try:
         require_prompt(body)
@@ -241,20 +245,17 @@ async def create_route(ctx: RequestContext) -> web.StreamResponse:
             ctx.raw_request = request_capture(ctx, body)
         model = body.fields.get("model")
         ctx.model_requested = model if isinstance(model, str) else None
-        return await create(ctx, body)
+        return await generate(ctx, body)
     finally:
         body.close()
+
+
+async def create_route(ctx: RequestContext) -> web.StreamResponse:
+    return await _with_body(ctx, create)
 
 
 async def remix_route(ctx: RequestContext) -> web.StreamResponse:
-    body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
-    try:
-        require_prompt(body)
-        if ctx.capture:
-            ctx.raw_request = request_capture(ctx, body)
-        return await remix(ctx, body)
-    finally:
-        body.close()
+    return await _with_body(ctx, remix)
 
 
 async def create(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
@@ -276,7 +277,7 @@ def _local_job(ctx: RequestContext) -> JobRecord | None:
     video_id = ctx.route.video_id
     if cache is None or video_id is None:
         return None
-    job = cache.jobs.get(video_id)
+    job = cache.get_job(video_id)
     if job is None:
         return None
     if job.scope != scope_of(ctx, cache):
@@ -369,7 +370,7 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
     job = _local_job(ctx)
     if cache is not None and job is not None and job.kind != "miss":
         # A minted id: forget the client's record; the cached video stays for others.
-        cache.jobs.delete(job.id)
+        cache.delete_job(job.id)
         return json_reply(
             ctx,
             {
@@ -387,7 +388,7 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
     def purge(obj: dict[str, Any]) -> None:
         if cache is not None and obj.get("deleted"):
             cache.purge_upstream(upstream_id)
-            cache.jobs.delete(upstream_id)
+            cache.delete_job(upstream_id)
 
     return await videos.json_route(ctx, decorate=purge)
 

@@ -8,8 +8,6 @@ header the peer named in its own Connection header.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from multidict import CIMultiDict, CIMultiDictProxy
 
 HOP_BY_HOP = frozenset(
@@ -38,9 +36,10 @@ def _connection_named(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> set[
 
 
 def _filtered(
-    headers: CIMultiDictProxy[str] | CIMultiDict[str], drop: Iterable[str]
+    headers: CIMultiDictProxy[str] | CIMultiDict[str], drop: frozenset[str]
 ) -> CIMultiDict[str]:
-    dropped = set(drop) | _connection_named(headers)
+    # The usual case has no Connection header naming extra hop-by-hop headers: no new set.
+    dropped = drop | _connection_named(headers) if "connection" in headers else drop
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in dropped)
 
 
