@@ -1,0 +1,528 @@
+"""Observability end to end: /metrics, Server-Timing, access logs and raw capture, with the
+real proxy and simulator on loopback and the official SDK as the client."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import openai
+import orjson
+import pytest
+import structlog
+from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from metrics.logging import configure_logging
+from proxy.state import STATE
+from tests.conftest import ServerFactory, base_url
+from tests.e2e.test_cache import create_raw, settle
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def client(server: TestServer, key: str = "sk-alice") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(api_key=key, base_url=base_url(server), max_retries=0)
+
+
+async def scrape(server: TestServer, path: str = "/metrics") -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(server.make_url(path)) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith("text/plain")
+            return await r.text()
+
+
+def samples(text: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(parsed: Samples, name: str, **labels: str) -> float:
+    """The sum of every sample called ``name`` whose labels include ``labels``."""
+    want = set(labels.items())
+    found = [v for (n, ls), v in parsed.items() if n == name and want <= ls]
+    return sum(found)
+
+
+def has_sample(parsed: Samples, name: str, **labels: str) -> bool:
+    want = set(labels.items())
+    return any(n == name and want <= ls for (n, ls) in parsed)
+
+
+def series_per_family(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        counts[family.name] = len(family.samples)
+    return counts
+
+
+def timings(header: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        assert params.startswith("dur="), header
+        out[name] = float(params[len("dur=") :])
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- cardinality -------------------------------------------------------------------------
+
+
+async def test_route_labels_are_templates_and_series_do_not_grow_with_ids(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    alice = client(proxy)
+    run = uuid.uuid4().hex[:12]
+    ids = [f"video_obs{run}{i:05d}" for i in range(1000)]
+    gate = asyncio.Semaphore(16)
+
+    async def touch(video_id: str) -> None:
+        async with gate:
+            for call in (
+                alice.videos.retrieve(video_id),
+                alice.videos.download_content(video_id),
+                alice.videos.delete(video_id),
+            ):
+                with pytest.raises(openai.NotFoundError):
+                    await call
+
+    await asyncio.gather(*(touch(i) for i in ids[:10]))
+    await scrape(proxy)  # the /metrics route itself gets its series on the first scrape
+    after_10 = await scrape(proxy)
+    await asyncio.gather(*(touch(i) for i in ids[10:]))
+    await scrape(proxy)
+    after_1000 = await scrape(proxy)
+
+    assert series_per_family(after_1000) == series_per_family(after_10)
+    parsed = samples(after_1000)
+    routes = {dict(ls)["route"] for (n, ls) in parsed if n == "videocache_requests_total"}
+    assert {"/v1/videos/{id}", "/v1/videos/{id}/content", "/metrics"} <= routes
+    for route, method in (
+        ("/v1/videos/{id}", "GET"),
+        ("/v1/videos/{id}/content", "GET"),
+        ("/v1/videos/{id}", "DELETE"),
+    ):
+        count = value(parsed, "videocache_requests_total", route=route, method=method, status="404")
+        assert count == 1000, (route, method, count)
+    # Not one id, nor the unique part of any, anywhere in the exposition.
+    assert run not in after_1000
+    assert "video_obs" not in after_1000
+    await alice.close()
+
+
+# -- cache, savings, errors, bytes ------------------------------------------------------
+
+
+async def test_cache_metrics_move_with_each_lookup_result(
+    start_proxy: ServerFactory, sim: TestServer, embedder: Any
+) -> None:
+    proxy = await start_proxy(sim, embedder=embedder)
+    state = proxy.app[STATE]
+    alice = client(proxy)
+    before = samples(await scrape(proxy))
+    for result in ("hit", "semantic_hit", "miss", "bypass", "joined"):
+        # Closed label sets start at zero.
+        assert value(before, "videocache_cache_lookups_total", result=result) == 0
+
+    prompt = "A red sports car driving along a coastal road at sunset"
+    _, headers = await create_raw(alice, prompt=prompt, model="sora-2", seconds="4")
+    assert headers["x-cache"] == "MISS"
+    miss_timing = timings(headers["server-timing"])
+    assert {"upstream", "lookup", "embed", "total"} <= set(miss_timing)
+    assert miss_timing["total"] >= miss_timing["lookup"] >= 0
+    assert miss_timing["upstream"] > 0
+    await settle(proxy)
+
+    m0 = samples(await scrape(proxy))
+    hit, headers = await create_raw(alice, prompt=prompt.upper(), model="sora-2", seconds="4")
+    assert headers["x-cache"] == "HIT"
+    hit_timing = timings(headers["server-timing"])
+    assert {"upstream", "lookup", "total"} <= set(hit_timing)
+    assert hit_timing["upstream"] == 0  # answered without the upstream
+    m1 = samples(await scrape(proxy))
+    assert value(m1, "videocache_cache_lookups_total", result="hit") == 1
+    saved = value(m1, "videocache_dollars_saved_total", model="sora-2") - value(
+        m0, "videocache_dollars_saved_total", model="sora-2"
+    )
+    assert saved == pytest.approx(0.40)
+    seconds = value(m1, "videocache_video_seconds_saved_total", model="sora-2") - value(
+        m0, "videocache_video_seconds_saved_total", model="sora-2"
+    )
+    assert seconds == pytest.approx(4.0)
+    # Bytes from the cache: a download of the minted hit id (before the bypass below
+    # replaces the entry it points to).
+    video = (await alice.videos.download_content(hit.id)).read()
+
+    _, headers = await create_raw(
+        alice, prompt="At sunset, a red sports car drives along a coastal road", model="sora-2"
+    )
+    assert headers["x-cache"] == "SEMANTIC-HIT"
+    semantic_timing = timings(headers["server-timing"])
+    assert {"upstream", "lookup", "embed", "total"} <= set(semantic_timing)
+    assert semantic_timing["lookup"] >= semantic_timing["embed"] > 0
+    m2 = samples(await scrape(proxy))
+    assert value(m2, "videocache_dollars_saved_total", model="sora-2") - value(
+        m1, "videocache_dollars_saved_total", model="sora-2"
+    ) == pytest.approx(0.40)
+
+    _, headers = await create_raw(
+        alice, prompt=prompt, model="sora-2", extra_headers={"Cache-Control": "no-cache"}
+    )
+    assert headers["x-cache"] == "BYPASS"
+    joined_prompt = "fireworks over a harbour at midnight"
+    _, headers = await create_raw(alice, prompt=joined_prompt)
+    assert headers["x-cache"] == "MISS"
+    _, headers = await create_raw(alice, prompt=joined_prompt)
+    assert headers["x-cache"] == "JOINED"
+    await settle(proxy)
+
+    m = samples(await scrape(proxy))
+    lookups = {
+        r: value(m, "videocache_cache_lookups_total", result=r)
+        for r in ("hit", "semantic_hit", "miss", "bypass", "joined")
+    }
+    assert lookups == {"hit": 1, "semantic_hit": 1, "miss": 2, "bypass": 1, "joined": 1}
+    # Every semantic search observed its best similarity (the exact hit and the bypass
+    # never searched; the first miss had nothing to compare with).
+    assert value(m, "videocache_cache_similarity_count") >= 2
+    assert value(m, "videocache_cache_similarity_bucket", le="+Inf") >= 2
+    assert value(m, "videocache_embedding_duration_seconds_count") >= 3
+    assert value(m, "videocache_embedding_batch_size_count") >= 3
+    assert value(m, "videocache_embedding_batch_size_sum") >= 3
+    cache = state.cache
+    assert cache is not None
+    assert value(m, "videocache_cache_entries") == cache.entries.count() >= 2
+    assert value(m, "videocache_cache_bytes") == cache.blobs.total_bytes > len(video)
+    assert value(m, "videocache_cache_max_bytes") == state.settings.cache_max_bytes
+    for status in ("queued", "in_progress", "completed", "failed", "other"):
+        assert has_sample(m, "videocache_watched_jobs", status=status)
+    assert value(m, "videocache_watched_jobs") == 0  # settled: nothing in flight
+    assert value(m, "videocache_content_bytes_total", source="cache") == len(video)
+    # The watcher's downloads of the three misses came from the upstream.
+    assert value(m, "videocache_content_bytes_total", source="upstream") >= 3 * len(video) // 2
+    for route in ("/v1/videos", "/v1/videos/{id}/content", "/metrics"):
+        assert value(m, "videocache_overhead_duration_seconds_count", route=route) >= 1, route
+    overhead = value(m, "videocache_overhead_duration_seconds_sum", route="/v1/videos")
+    total = value(m, "videocache_request_duration_seconds_sum", route="/v1/videos")
+    assert 0 < overhead <= total
+    assert value(m, "videocache_requests_total", route="/v1/videos", status="200") == 6
+    assert value(m, "videocache_build_info") == 1
+    await alice.close()
+
+
+async def test_upstream_errors_are_counted_by_kind(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, tmp_path: Any
+) -> None:
+    # refused: a proxy pointed at a port nobody listens on.
+    closed = free_port()
+    dead = await start_proxy(f"http://127.0.0.1:{closed}", data_dir=tmp_path / "dead")
+    c = client(dead)
+    with pytest.raises(openai.APIStatusError) as caught:
+        await c.videos.create(prompt="a cat")
+    assert caught.value.status_code == 502
+    m = samples(await scrape(dead))
+    assert value(m, "videocache_upstream_errors_total", kind="refused") == 1
+    assert value(m, "videocache_requests_total", route="/v1/videos", status="502") == 1
+    await c.close()
+
+    sim = await start_simulator()
+    proxy = await start_proxy(sim, data_dir=tmp_path / "live")
+    alice = client(proxy)
+    # 4xx: the upstream does not know the id.
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.retrieve("video_does_not_exist")
+    # malformed: the upstream's JSON is cut mid-token.
+    async with aiohttp.ClientSession() as http:
+        async with http.post(sim.make_url("/_sim/faults"), json={"malformed_json": True}) as r:
+            assert r.status == 200
+        try:
+            with pytest.raises(openai.APIStatusError) as caught:
+                await alice.videos.list()
+            assert caught.value.status_code == 502
+        finally:
+            await http.post(sim.make_url("/_sim/faults"), json={"malformed_json": False})
+    m = samples(await scrape(proxy))
+    kinds = {
+        k: value(m, "videocache_upstream_errors_total", kind=k)
+        for k in ("refused", "timeout", "4xx", "5xx", "malformed")
+    }
+    assert kinds == {"refused": 0, "timeout": 0, "4xx": 1, "5xx": 0, "malformed": 1}
+    await alice.close()
+
+
+# -- access log --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """structlog and the root logger writing JSON lines into a buffer, restored after."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    buf = io.StringIO()
+    configure_logging(level="info", renderer="json", stream=buf)
+    try:
+        yield buf
+    finally:
+        structlog.reset_defaults()
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def log_events(buf: io.StringIO) -> list[dict[str, Any]]:
+    lines = buf.getvalue().splitlines()
+    assert lines, "nothing was logged"
+    events = []
+    for line in lines:
+        event = orjson.loads(line)  # every line is exactly one JSON object
+        assert isinstance(event, dict), line
+        events.append(event)
+    return events
+
+
+async def test_access_log_one_json_event_per_request_without_secrets(
+    proxy: TestServer, sim: TestServer, json_logs: io.StringIO
+) -> None:
+    secret = "sk-secret-123"
+    c = client(proxy, secret)
+    sent: dict[str, dict[str, Any]] = {}
+
+    raw = await c.videos.with_raw_response.create(prompt="a lighthouse in a storm", model="sora-2")
+    miss = raw.parse()
+    sent[raw.headers["x-request-id"]] = {
+        "method": "POST", "route": "/v1/videos", "status": 200, "cache": "miss",
+        "model": "sora-2", "video_id": miss.id,
+    }  # fmt: skip
+    await settle(proxy)
+    raw = await c.videos.with_raw_response.create(prompt="A lighthouse in a storm", model="sora-2")
+    hit = raw.parse()
+    sent[raw.headers["x-request-id"]] = {
+        "method": "POST", "route": "/v1/videos", "status": 200, "cache": "hit",
+        "model": "sora-2", "video_id": hit.id, "similarity": 1.0,
+    }  # fmt: skip
+    raw = await c.videos.with_raw_response.retrieve(hit.id)
+    sent[raw.headers["x-request-id"]] = {
+        "method": "GET", "route": "/v1/videos/{id}", "status": 200, "video_id": hit.id,
+    }  # fmt: skip
+    raw = await c.videos.with_raw_response.download_content(hit.id)
+    sent[raw.headers["x-request-id"]] = {
+        "method": "GET", "route": "/v1/videos/{id}/content", "status": 200, "cache": "hit",
+        "video_id": hit.id,
+    }  # fmt: skip
+    try:
+        await c.videos.retrieve("video_nobody_knows")
+    except openai.NotFoundError as exc:
+        assert exc.response is not None
+        sent[exc.response.headers["x-request-id"]] = {
+            "method": "GET", "route": "/v1/videos/{id}", "status": 404,
+            "video_id": "video_nobody_knows", "scope": None,
+        }  # fmt: skip
+    # A client-chosen request id is kept when it is a sane token.
+    raw = await c.videos.with_raw_response.retrieve(
+        miss.id, extra_headers={"x-request-id": "client-req-42"}
+    )
+    assert raw.headers["x-request-id"] == "client-req-42"
+    sent["client-req-42"] = {"method": "GET", "route": "/v1/videos/{id}", "status": 200}
+    await c.close()
+
+    text = json_logs.getvalue()
+    assert secret not in text
+    assert "secret-123" not in text
+    events = log_events(json_logs)
+    requests = [e for e in events if e["event"] == "request"]
+    assert sorted(e["request_id"] for e in requests) == sorted(sent)  # exactly one each
+    scope = proxy.app[STATE].cache.scope_for(f"Bearer {secret}")  # type: ignore[union-attr]
+    for event in requests:
+        want = sent[event["request_id"]]
+        for key in (
+            "request_id", "method", "route", "status", "duration_ms", "upstream_ms", "cache",
+            "similarity", "model", "video_id", "level", "timestamp",
+        ):  # fmt: skip
+            assert key in event, (key, event)
+        for key, expected in want.items():
+            assert event.get(key) == expected, (key, event)
+        assert event["duration_ms"] >= 0 and event["upstream_ms"] >= 0
+        assert event["duration_ms"] >= event["upstream_ms"]
+        # The scope (whenever the cache computed one: every id the proxy knows) is a
+        # 16-character prefix of its HMAC, never the key. An id the proxy never recorded
+        # goes straight upstream without one.
+        if "scope" in want:
+            continue
+        assert len(event["scope"]) == 16 and scope.startswith(event["scope"])
+    by_cache = {e["cache"]: e for e in requests if e["route"] == "/v1/videos"}
+    assert by_cache["miss"]["upstream_ms"] > 0
+    assert by_cache["hit"]["upstream_ms"] == 0
+    published = [e for e in events if e["event"] == "cache_published"]
+    assert len(published) == 1
+    assert published[0]["job_id"] == miss.id and published[0]["bytes"] > 0
+
+
+async def test_access_log_and_metrics_can_be_turned_off(
+    start_proxy: ServerFactory, sim: TestServer, json_logs: io.StringIO
+) -> None:
+    proxy = await start_proxy(sim, metrics_enabled=False, access_log=False)
+    c = client(proxy)
+    await c.videos.create(prompt="a quiet proxy")
+    with pytest.raises(openai.NotFoundError):
+        await c.videos.retrieve("video_unknown")
+    await settle(proxy)
+    await c.close()
+    text = await scrape(proxy)
+    parsed = samples(text)
+    for name in (
+        "videocache_requests_total",
+        "videocache_request_duration_seconds_count",
+        "videocache_upstream_duration_seconds_count",
+        "videocache_overhead_duration_seconds_count",
+    ):
+        assert not has_sample(parsed, name), name
+    # The in-flight gauge is never moved (its children may exist, at zero).
+    assert value(parsed, "videocache_requests_in_flight") == 0
+    events = [orjson.loads(line) for line in json_logs.getvalue().splitlines()]
+    # The proxy's own events (stdlib ones, such as the test server's aiohttp.access and
+    # httpx, carry a "logger" name): no access log left, only the watcher's event.
+    own = [e for e in events if "logger" not in e]
+    assert [e for e in own if e["event"] == "request"] == []
+    assert {e["event"] for e in own} <= {"cache_published"}
+
+
+# -- raw capture ------------------------------------------------------------------------
+
+# metrics.redact.redact_headers keeps aiohttp's header names as multidict.istr (a str
+# subclass) and orjson refuses non-str dict keys, so any capture answers 500 ("Dict key
+# must be str") until it is fixed. Non-strict: these pass as soon as it is.
+CAPTURE_BUG = pytest.mark.xfail(
+    raises=openai.InternalServerError,
+    strict=False,
+    reason="redact_headers returns istr keys: orjson.dumps fails, the proxy answers 500",
+)
+
+
+@CAPTURE_BUG
+async def test_raw_capture_off_by_default_on_per_request(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    c = client(proxy, "sk-capture-key")
+    video = await c.videos.create(prompt="a kite over a beach")
+    assert "raw_request" not in video.model_extra["extra_fields"]
+    assert "raw_response" not in video.model_extra["extra_fields"]
+    assert "raw_request" not in (await c.videos.retrieve(video.id)).model_extra["extra_fields"]
+
+    on = {"x-videocache-capture": "true"}
+    reference = b"\x89PNG-REFERENCE-BYTES-" + bytes(range(256)) * 40
+    created = await c.videos.create(
+        prompt="a kite over a beach, from a photo",
+        input_reference=("kite.png", reference, "image/png"),
+        extra_headers=on,
+    )
+    extra = created.model_extra["extra_fields"]
+    raw_request, raw_response = extra["raw_request"], extra["raw_response"]
+    assert raw_request["method"] == "POST" and raw_request["path"] == "/v1/videos"
+    assert raw_request["content_type"].startswith("multipart/form-data")
+    parts = {p["name"]: p for p in raw_request["body"]["parts"]}
+    assert parts["prompt"]["value"] == "a kite over a beach, from a photo"
+    file_part = parts["input_reference"]
+    assert file_part["filename"] == "kite.png"
+    assert file_part["bytes"] == len(reference)
+    assert file_part["sha256"] == hashlib.sha256(reference).hexdigest()
+    dumped = orjson.dumps(extra)
+    assert b"REFERENCE-BYTES" not in dumped  # summarised, never copied
+    headers = {k.lower(): v for k, v in raw_request["headers"].items()}
+    assert headers["authorization"].startswith("Bearer ")
+    assert "sk-capture-key" not in dumped.decode()
+    assert raw_response["status"] == 200
+    assert raw_response["body"]["id"] == created.id
+
+    retrieved = await c.videos.retrieve(created.id, extra_headers=on)
+    extra = retrieved.model_extra["extra_fields"]
+    assert extra["raw_request"]["method"] == "GET"
+    assert extra["raw_request"]["path"] == f"/v1/videos/{created.id}"
+    assert extra["raw_request"]["body"] is None
+    assert extra["raw_response"]["status"] == 200
+    assert extra["raw_response"]["body"]["id"] == created.id
+    assert "sk-capture-key" not in orjson.dumps(extra).decode()
+    await c.close()
+
+
+@CAPTURE_BUG
+async def test_raw_capture_setting_truncates_past_the_limit(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    proxy = await start_proxy(sim, capture_raw=True, capture_max_bytes=64)
+    c = client(proxy)
+    prompt = "a very long prompt about a slow sunrise over the mountains " * 8
+    # A JSON create body (the SDK's videos.create always sends multipart).
+    video = await c.post("/videos", body={"prompt": prompt}, cast_to=openai.types.Video)
+    extra = video.model_extra["extra_fields"]
+    raw_request, raw_response = extra["raw_request"], extra["raw_response"]
+    assert raw_request["content_type"] == "application/json"
+    assert raw_request["truncated"] is True
+    assert raw_request["body"]["bytes"] == raw_request["body_bytes"] > 64
+    assert len(raw_request["body"]["preview"]) <= 64
+    assert raw_response["truncated"] is True
+    assert raw_response["body"]["bytes"] == raw_response["body_bytes"] > 64
+    assert len(raw_response["body"]["sha256"]) == 64
+    # Small bodies stay whole under the same limit: the retrieve request has none.
+    extra = (await c.videos.retrieve(video.id)).model_extra["extra_fields"]
+    assert extra["raw_request"]["truncated"] is False
+    assert extra["raw_request"]["body"] is None
+    await c.close()
+
+
+@pytest.mark.xfail(
+    raises=(openai.InternalServerError, AssertionError),
+    strict=False,
+    reason="proxy/capture.py request_capture: multipart bodies ignore capture_max_bytes",
+)
+async def test_raw_capture_limit_applies_to_multipart_creates(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    proxy = await start_proxy(sim, capture_raw=True, capture_max_bytes=64)
+    c = client(proxy)
+    video = await c.videos.create(prompt="a slow sunrise over the mountains " * 8)
+    raw_request = video.model_extra["extra_fields"]["raw_request"]
+    assert raw_request["truncated"] is True
+    await c.close()
+
+
+# -- metrics port ------------------------------------------------------------------------
+
+
+async def test_metrics_port_serves_metrics_only_there(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    port = free_port()
+    proxy = await start_proxy(sim, metrics_port=port)
+    c = client(proxy)
+    await c.videos.create(prompt="a separate metrics listener")
+    await c.close()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+            assert r.status == 200
+            text = await r.text()
+        async with http.get(proxy.make_url("/metrics")) as r:
+            main_body = await r.text()
+            assert r.status != 200 or "videocache_" not in main_body
+        async with http.get(f"http://127.0.0.1:{port}/v1/videos") as r:
+            assert r.status == 404  # the metrics listener serves nothing else
+    parsed = samples(text)
+    assert value(parsed, "videocache_requests_total", route="/v1/videos", method="POST") == 1
+    assert "videocache_" not in main_body
