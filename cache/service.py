@@ -29,6 +29,7 @@ from cache.policy import decide_semantic
 from cache.scope import load_or_create_secret, resolve_scope
 from cache.stores import BlobStore, CacheEntry, EntryStore, JobRecord, JobStore
 
+SWEEP_INTERVAL = 600.0
 LookupKind = Literal["hit", "semantic_hit", "miss", "bypass", "joined"]
 # Parameters that are fingerprint fields of their own, not "other parameters".
 _OWN_FIELDS = frozenset({"prompt", "model", "seconds", "size", "input_reference"})
@@ -126,6 +127,7 @@ class CacheService:
         self.index = VectorIndex()
         self._on_evict = on_evict or (lambda reason, n: None)
         self.evictions = 0
+        self._last_sweep = float("-inf")
         for entry in self.entries.iter_entries():
             if entry.embedding is not None:
                 self.index.add(entry.bucket_key, entry.id, entry.embedding)
@@ -352,6 +354,12 @@ class CacheService:
         if dropped:
             self.evictions += dropped
             self._on_evict("size", dropped)
+        # Expired entries never answer (lookups check freshness); sweeping them is O(entries)
+        # so it runs at most every SWEEP_INTERVAL, not on every publish.
+        now = time.monotonic()
+        if now - self._last_sweep < SWEEP_INTERVAL:
+            return dropped
+        self._last_sweep = now
         expired = self.entries.expired_ids()
         for entry_id in expired:
             self.delete_entry(entry_id)

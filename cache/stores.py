@@ -128,8 +128,10 @@ class EntryStore:
             return self._delete_locked(entry_id)
 
     def iter_entries(self) -> Iterator[CacheEntry]:
-        """Every entry, in id order. O(all keys); meant for start-up and maintenance."""
-        for key in self._cache.iterkeys():
+        """Every entry, in insertion order. O(all keys); for start-up and maintenance."""
+        # Iterating the Cache pages by rowid ranges; iterkeys() re-sorts all keys per page,
+        # which is quadratic (44 s at 100,000 entries).
+        for key in self._cache:
             if isinstance(key, str) and key.startswith("entry:"):
                 entry = self.get(key[len("entry:") :])
                 if entry is not None:  # deleted while iterating
@@ -274,7 +276,9 @@ class JobStore:
     def pending(self) -> list[JobRecord]:
         """Jobs still being watched (status queued/in_progress), e.g. to resume at start-up."""
         jobs = []
-        for key in self._cache.iterkeys():
+        # Iterating the Cache pages by rowid ranges; iterkeys() re-sorts all keys per page,
+        # which is quadratic (44 s at 100,000 entries).
+        for key in self._cache:
             if isinstance(key, str) and key.startswith("pending:"):
                 job = self.get(key[len("pending:") :])
                 if job is not None and job.pending:
@@ -288,7 +292,9 @@ class JobStore:
         return job if job is not None and job.pending and job.scope == scope else None
 
     def iter_jobs(self) -> Iterator[JobRecord]:
-        for key in self._cache.iterkeys():
+        # Iterating the Cache pages by rowid ranges; iterkeys() re-sorts all keys per page,
+        # which is quadratic (44 s at 100,000 entries).
+        for key in self._cache:
             if isinstance(key, str) and key.startswith("job:"):
                 job = self.get(key[len("job:") :])
                 if job is not None:

@@ -111,10 +111,11 @@ def redact_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
     for name, value in items:
+        key = str(name)  # aiohttp's istr names are str subclasses orjson refuses as keys
         text = str(value)
-        if is_secret_key(name):
-            text = redact_value(name, text)
-        out[name] = f"{out[name]}, {text}" if name in out else text
+        if is_secret_key(key):
+            text = redact_value(key, text)
+        out[key] = f"{out[key]}, {text}" if key in out else text
     return out
 
 

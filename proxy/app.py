@@ -86,8 +86,8 @@ async def observe_middleware(
     settings = state.settings
     route = _route_label(request)
     status = 500
-    in_flight = state.metrics.in_flight_gauge(route)
-    if settings.metrics_enabled:
+    in_flight = state.metrics.in_flight_gauge(route) if settings.metrics_enabled else None
+    if in_flight is not None:
         in_flight.inc()
     try:
         response = await handler(request)
@@ -100,7 +100,7 @@ async def observe_middleware(
         total = time.perf_counter() - started
         ctx = request.get(CONTEXT_KEY)
         upstream_seconds = ctx.upstream_seconds if ctx is not None else 0.0
-        if settings.metrics_enabled:
+        if in_flight is not None:
             in_flight.dec()
             state.metrics.observe_request(route, request.method, status, total, upstream_seconds)
         if settings.access_log:

@@ -145,7 +145,12 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Respon
     cache = ctx.state.cache
     assert cache is not None and lookup.entry is not None
     job = cache.mint_hit(lookup, prompt, "hit")
-    job.request_params = {"video": lookup.entry.video, "remixed_from": ctx.remixed_from}
+    job.request_params = {
+        "video": lookup.entry.video,
+        "remixed_from": ctx.remixed_from,
+        "blobs": lookup.entry.blobs,
+        "content_types": lookup.entry.content_types,
+    }
     cache.jobs.put(job)
     video = video_from_entry(ctx, job, lookup.entry)
     video["extra_fields"] = {
@@ -393,6 +398,18 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
     return await videos.json_route(ctx, decorate=purge)
 
 
+def _bytes_to_send(request: web.Request, size: int) -> int:
+    """What FileResponse will send: a range's length, nothing for HEAD or a conditional
+    request (it may well be a 304)."""
+    if request.method != "GET" or request.if_none_match or request.if_modified_since:
+        return 0
+    try:
+        wanted = request.http_range
+    except ValueError:
+        return 0
+    return len(range(size)[wanted])
+
+
 async def content(ctx: RequestContext) -> web.StreamResponse:
     cache = ctx.state.cache
     job = _local_job(ctx)
@@ -409,17 +426,21 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
             code="invalid_value",
             param="variant",
         )
-    sha = entry.blobs.get(variant) if entry else None
+    # A hit keeps the blob hashes it was answered with, so its id still serves content
+    # when the entry is later replaced (a no-cache refresh) while the blobs remain.
+    blobs = entry.blobs if entry else job.request_params.get("blobs", {})
+    types = entry.content_types if entry else job.request_params.get("content_types", {})
+    sha = blobs.get(variant)
     path = cache.blobs.path(sha) if sha else None
-    if entry is not None and sha is not None and path is not None:
+    if sha is not None and path is not None:
         cache.blobs.touch(sha)
         ctx.cache_result = "hit"
-        ctx.state.observe_content_bytes("cache", path.stat().st_size)
         headers = {
-            "Content-Type": entry.content_types.get(variant, "application/octet-stream"),
+            "Content-Type": types.get(variant, "application/octet-stream"),
             "Cache-Control": "private, max-age=3600",
             "x-cache": "HIT",
         }
+        ctx.state.observe_content_bytes("cache", _bytes_to_send(ctx.request, path.stat().st_size))
         return web.FileResponse(path, headers=headers)
     if job.kind == "miss":
         return await videos.content(ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import orjson
 
 from metrics.capture import capture_request, capture_response
 from metrics.redact import redact_headers, summarize_json, summarize_multipart_part
@@ -39,21 +40,27 @@ def request_capture(ctx: RequestContext, body: RequestBody | None) -> dict[str, 
             limit,
         )
     parts: list[dict[str, Any]] = [
-        {"name": name, "value": summarize_json(value, max_string=256)}
+        {"name": name, "value": summarize_json(value, max_string=max(limit, 1))}
         for name, value in body.fields.items()
     ]
     parts += [
         summarize_multipart_part(p.name, p.filename, p.content_type, p.size, p.sha256)
         for p in body.files
     ]
+    summary: Any = {"parts": parts}
+    encoded = orjson.dumps(summary)
+    truncated = len(encoded) > limit
+    if truncated:
+        # Same rule as metrics.capture for other bodies: past the limit, a preview only.
+        summary = {"bytes": body.length, "preview": encoded[:limit].decode("utf-8", "ignore")}
     return {
         "method": request.method,
         "path": request.raw_path,
         "headers": redact_headers(request.headers),
         "content_type": body.content_type,
         "body_bytes": body.length,
-        "body": {"parts": parts},
-        "truncated": False,
+        "body": summary,
+        "truncated": truncated,
     }
 
 

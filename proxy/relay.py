@@ -29,9 +29,11 @@ async def stream_response(
     if upstream.content_length is not None:
         response.content_length = upstream.content_length
     await response.prepare(ctx.request)
+    sent = 0
     try:
         async for chunk in upstream.content.iter_chunked(STREAM_CHUNK):
             await response.write(chunk)
+            sent += len(chunk)
     except aiohttp.ClientPayloadError:
         # Headers are gone already: the only honest signal left is to cut the connection
         # so the client sees a short body instead of a clean end.
@@ -39,6 +41,9 @@ async def stream_response(
         if ctx.request.transport is not None:
             ctx.request.transport.abort()
         return response
+    finally:
+        if ctx.route.request_type == "video_download":
+            ctx.state.observe_content_bytes("upstream", sent)
     await response.write_eof()
     return response
 

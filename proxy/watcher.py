@@ -277,6 +277,5 @@ class Watcher:
             expected = resp.content_length
             ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
             writer = await _write_blob(cache.blobs, resp, expected, variant)
-        self.state.observe_content_bytes("upstream", writer.size)
         assert writer.sha256 is not None
         return writer.sha256, ctype.split(";")[0].strip(), writer.size
