@@ -132,11 +132,3 @@ async def passthrough(
 
 async def content(ctx: RequestContext) -> web.StreamResponse:
     return await passthrough(ctx, content=True)
-
-
-async def retrieve(ctx: RequestContext) -> web.StreamResponse:
-    return await json_route(ctx)
-
-
-async def delete(ctx: RequestContext) -> web.StreamResponse:
-    return await json_route(ctx)
