@@ -317,3 +317,36 @@ async def test_admin_api_disabled_without_token(proxy: TestServer) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.get(proxy.make_url("/admin/cache/stats")) as r:
             assert r.status == 404
+
+
+async def test_shared_scope_only_when_configured(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    proxy = await start_proxy(sim, cache_scope="shared", cache_shared_name="team")
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    await alice.videos.create(prompt="a shared company intro")
+    await settle(proxy)
+    hit, headers = await create_raw(bob, prompt="a shared company intro")
+    assert headers["x-cache"] == "HIT"  # the operator chose one scope for everyone
+    assert hit.status == "completed"
+    # A namespace still narrows it.
+    _, headers = await create_raw(
+        bob, prompt="a shared company intro", extra_headers={"x-cache-namespace": "private"}
+    )
+    assert headers["x-cache"] == "MISS"
+    assert upstream_creates(sim) == 2
+    await alice.close()
+    await bob.close()
+
+
+async def test_entry_ttl_from_header(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    await alice.videos.create(prompt="a short-lived clip", extra_headers={"x-cache-ttl": "1"})
+    await settle(proxy)
+    hit, headers = await create_raw(alice, prompt="a short-lived clip")
+    assert headers["x-cache"] == "HIT"
+    assert hit.expires_at - hit.created_at <= 2
+    await asyncio.sleep(1.2)
+    _, headers = await create_raw(alice, prompt="a short-lived clip")
+    assert headers["x-cache"] == "MISS"  # expired entries never answer
+    await alice.close()
