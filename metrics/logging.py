@@ -86,9 +86,10 @@ def configure_logging(
         ],
         wrapper_class=structlog.make_filtering_bound_logger(number),
         logger_factory=structlog.PrintLoggerFactory(file=out),
-        # Not cached: module-level loggers follow a later configure_logging (tests swap
-        # streams). The cost is one dict lookup per event.
-        cache_logger_on_first_use=False,
+        # Cached: without it every event rebuilds a bound logger through the lazy proxy,
+        # on the request hot path. Loggers are created per app (AppState.log), after this
+        # one start-up call, so caching never pins an old configuration.
+        cache_logger_on_first_use=True,
     )
     _configure_stdlib(number, shared, final, out)
 
