@@ -407,6 +407,7 @@ async def test_access_log_and_metrics_can_be_turned_off(
 
 # -- raw capture ------------------------------------------------------------------------
 
+
 async def test_raw_capture_off_by_default_on_per_request(
     proxy: TestServer, sim: TestServer
 ) -> None:
