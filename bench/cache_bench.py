@@ -64,6 +64,7 @@ from passthrough import (
     new_loop,
     pct,
     post_json,
+    proxy_cmd,
     start,
     stop_all,
     wait_ready,
@@ -218,23 +219,6 @@ def rss_tree(pid: int) -> float:
         with contextlib.suppress(psutil.Error):
             total += child.memory_info().rss
     return total / 1e6
-
-
-def proxy_cmd(port: int, upstream: str, data_dir: Path) -> list[str]:
-    videocache = Path(sys.executable).parent / "videocache"
-    head = [str(videocache)] if videocache.exists() else [sys.executable, "-m", "proxy.cli"]
-    return [
-        *head,
-        "serve",
-        "--upstream",
-        upstream,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
 
 
 # --------------------------------------------------------------------------- 1 and 4

@@ -48,6 +48,7 @@ from passthrough import (
     new_loop,
     pct,
     post_json,
+    proxy_cmd,
     start,
     stop_all,
     throughput_run,
@@ -135,23 +136,6 @@ def populate(data_dir: Path, n: int) -> float:
     finally:
         service.close()
     return time.perf_counter() - t0
-
-
-def proxy_cmd(port: int, upstream: str, data_dir: Path) -> list[str]:
-    videocache = Path(sys.executable).parent / "videocache"
-    head = [str(videocache)] if videocache.exists() else [sys.executable, "-m", "proxy.cli"]
-    return [
-        *head,
-        "serve",
-        "--upstream",
-        upstream,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
 
 
 def proxy_env(base: dict[str, str], observe: bool) -> dict[str, str]:

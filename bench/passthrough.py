@@ -109,6 +109,25 @@ class Server:
         return "\n".join([ln for ln in lines if '"event":"request"' not in ln][-n:])
 
 
+def proxy_cmd(port: int, upstream: str, data_dir: Path) -> list[str]:
+    """The `videocache serve` command line the benchmarks start (the venv's console script,
+    or the module when run from a checkout without it)."""
+    videocache = Path(sys.executable).parent / "videocache"
+    head = [str(videocache)] if videocache.exists() else [sys.executable, "-m", "proxy.cli"]
+    return [
+        *head,
+        "serve",
+        "--upstream",
+        upstream,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+
+
 def start(name: str, cmd: list[str], port: int, logdir: Path, env: dict[str, str]) -> Server:
     log = logdir / f"{name}.log"
     with log.open("wb") as fh:
@@ -663,8 +682,6 @@ def main() -> int:
     random.seed(0)
 
     py = sys.executable
-    venv_bin = Path(py).parent
-    videocache_bin = venv_bin / "videocache"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="vc-bench-") as tmp:
@@ -711,19 +728,7 @@ def main() -> int:
                     env,
                 )
             )
-            vc_cmd = (
-                [str(videocache_bin)] if videocache_bin.exists() else [py, "-m", "proxy.cli"]
-            ) + [
-                "serve",
-                "--upstream",
-                upstream,
-                "--host",
-                HOST,
-                "--port",
-                str(vc_port),
-                "--data-dir",
-                str(logdir / "vc-data"),
-            ]
+            vc_cmd = proxy_cmd(vc_port, upstream, logdir / "vc-data")
             servers.append(start("videocache", vc_cmd, vc_port, logdir, env))
             by_name = {s.name: s for s in servers}
             loop = new_loop()
