@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 
 from cache.controls import CacheControls
 from cache.embedder import Embedder
@@ -103,8 +104,6 @@ def digest_reference(value: Any) -> str:
     """The JSON form of input_reference ({"image_url"} or {"file_id"}) as a digest."""
     if value is None or value == "":
         return ""
-    import orjson
-
     return "json:" + hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
