@@ -15,8 +15,10 @@ output stays one JSON object per line.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
+import time
 from typing import Any, Literal, TextIO
 
 import orjson
@@ -24,6 +26,7 @@ import structlog
 import structlog.tracebacks
 from structlog.types import Processor
 
+from metrics.logwriter import LineWriter, LineWriterFactory, LineWriterHandler
 from metrics.redact import redact_event
 
 Renderer = Literal["auto", "json", "console"]
@@ -31,9 +34,83 @@ Renderer = Literal["auto", "json", "console"]
 _HANDLER_NAME = "videocache"
 
 
+def _fallback(obj: Any) -> Any:
+    # What orjson cannot serialise natively: bytes become text (structlog's UnicodeDecoder
+    # did that for every value of every event; here it costs nothing unless bytes show up),
+    # anything else its repr.
+    if isinstance(obj, bytes | bytearray):
+        return bytes(obj).decode("utf-8", "replace")
+    return repr(obj)
+
+
 def _orjson_dumps(obj: Any, default: Any = None, **_: Any) -> str:
     # orjson escapes control characters, so an event never spans two lines.
-    return orjson.dumps(obj, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(obj, default=_fallback, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class UtcTimeStamper:
+    """``timestamp``: ISO-8601 UTC with microseconds, as structlog's
+    ``TimeStamper(fmt="iso", utc=True)`` writes it, at a fraction of the cost.
+
+    The access log stamps every request; building a timezone-aware datetime for each costs
+    more than the rest of the event. The date-and-seconds prefix is formatted once per
+    second and reused. A float ``timestamp`` already in the event (epoch seconds) is
+    formatted instead of the current time.
+    """
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> Any:
+        # An event may bring its own time as epoch seconds (metrics.accesslog logs requests
+        # a moment after they happened).
+        now = event_dict.get("timestamp")
+        if type(now) is not float:
+            now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        event_dict["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event_dict
+
+
+class AccessEventRenderer:
+    """The whole processor chain of the access event in one step: level, timestamp,
+    redaction, JSON. The output is what the main chain writes for the same event.
+
+    The access event is logged for every request, and each processor is a Python call on
+    the proxy's one event-loop thread: the observability benchmark measured the main chain
+    at about 11 % of the proxy's throughput. This event never carries exceptions, stack
+    info or contextvars, so those processors have nothing to do for it and are skipped.
+    """
+
+    def __init__(self) -> None:
+        self._stamp = UtcTimeStamper()
+
+    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> str:
+        event_dict["level"] = method_name
+        self._stamp(logger, method_name, event_dict)
+        redact_event(logger, method_name, event_dict)
+        return orjson.dumps(event_dict, default=_fallback, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def access_logger() -> Any:
+    """The logger for the per-request access event.
+
+    With the JSON renderer configured by :func:`configure_logging`: a structlog logger on the
+    same writer and level filter whose chain is :class:`AccessEventRenderer`. Otherwise (the
+    console renderer, or logging configured elsewhere) a plain ``structlog.get_logger``.
+    """
+    config = structlog.get_config()
+    factory = config["logger_factory"]
+    processors = getattr(factory, "access_processors", None)
+    if not isinstance(factory, LineWriterFactory) or processors is None:
+        return structlog.get_logger("videocache.access")
+    return structlog.wrap_logger(
+        factory.writer, processors=processors, wrapper_class=config["wrapper_class"]
+    ).bind()
 
 
 def _level_number(level: str) -> int:
@@ -61,12 +138,14 @@ def configure_logging(
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        UtcTimeStamper(),
     ]
     final: Processor
+    access: list[Processor] | None = None
     if console:
         final = structlog.dev.ConsoleRenderer(colors=is_tty)
     else:
+        access = [AccessEventRenderer()]
         # Tracebacks as data, WITHOUT frame locals (they may hold credentials), and before
         # redaction so a token quoted in an exception message is scrubbed too.
         shared.append(
@@ -77,29 +156,34 @@ def configure_logging(
         final = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
     shared.append(redact_event)
 
+    # Lines are kept for a moment and written in batches (metrics.logwriter): a flush per
+    # access-log line was a system call per request.
+    factory = LineWriterFactory(out, access_processors=access)
+    atexit.register(factory.writer.flush)
     structlog.configure(
         processors=[
             *shared,
             structlog.processors.StackInfoRenderer(),
-            structlog.processors.UnicodeDecoder(),
             final,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(number),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=factory,
         # Cached: without it every event rebuilds a bound logger through the lazy proxy,
         # on the request hot path. Loggers are created per app (AppState.log), after this
         # one start-up call, so caching never pins an old configuration.
         cache_logger_on_first_use=True,
     )
-    _configure_stdlib(number, shared, final, out)
+    _configure_stdlib(number, shared, final, factory.writer)
 
 
-def _configure_stdlib(level: int, shared: list[Processor], final: Processor, out: TextIO) -> None:
+def _configure_stdlib(
+    level: int, shared: list[Processor], final: Processor, writer: LineWriter
+) -> None:
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, final],
     )
-    handler = logging.StreamHandler(out)
+    handler = LineWriterHandler(writer)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
     root = logging.getLogger()

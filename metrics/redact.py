@@ -146,21 +146,37 @@ def _is_headers(value: object) -> bool:
     )
 
 
+_PLAIN, _SECRET, _HEADERS = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_kind(key: str) -> int:
+    # One cached lookup per key of every log event, instead of two.
+    if _is_secret_name(key):
+        return _SECRET
+    return _HEADERS if _norm(key).endswith("headers") else _PLAIN
+
+
 def redact_event(
     logger: object, method_name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: redacts ``headers`` (and ``*_headers``) values, any key named
     like a credential (authorization, api_key, cookie, ...), nested dicts, and bearer tokens
     quoted in strings."""
-    for key, value in list(event_dict.items()):
-        if is_secret_key(key):
+    # Runs on every access-log line: the common cases (a number, None, a string with nothing
+    # token-like in it) are tested first and inline. Assigning to existing keys while
+    # iterating is fine: the dict's size never changes.
+    for key, value in event_dict.items():
+        kind = _key_kind(key) if type(key) is str else _PLAIN
+        if kind == _SECRET:
             event_dict[key] = redact_value(key, value)
         elif value is None or type(value) in _SAFE_SCALARS:
-            continue  # the common case, fast: a number under a non-secret name
-        elif _norm(key).endswith("headers") and _is_headers(value):
+            continue
+        elif kind == _HEADERS and _is_headers(value):
             event_dict[key] = redact_headers(value)
         elif type(value) is str:
-            event_dict[key] = scrub_text(value)
+            if "sk-" in value or "earer" in value or "asic" in value:
+                event_dict[key] = scrub_text(value)
         elif isinstance(value, Mapping | list | tuple | str):
             event_dict[key] = _redact_obj(value)
     return event_dict

@@ -17,7 +17,6 @@ import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,6 +28,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from metrics.requests import RequestMetrics
 
 OTHER = "other"
 
@@ -105,6 +106,10 @@ def status_label(status: int | str | None) -> str:
     except (TypeError, ValueError):
         return OTHER
     return str(code) if 100 <= code <= 599 else OTHER
+
+
+def _request_labels(route: str, method: str, status: int | str) -> tuple[str, str, str]:
+    return route_label(route), method_label(method), status_label(status)
 
 
 def _price_models(prices: Mapping[str, float]) -> frozenset[str]:
@@ -191,48 +196,15 @@ class Metrics:
         prices: Mapping[str, float] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._request_children: dict[tuple[str, str, int | str], tuple[Any, ...]] = {}
-        self._in_flight_children: dict[str, Any] = {}
         self.prices: Mapping[str, float] = MappingProxyType(
             dict(DEFAULT_PRICES if prices is None else prices)
         )
         self._priced_models = _price_models(self.prices)
         reg = self.registry
 
-        # HTTP
-        self.requests_total = Counter(
-            "videocache_requests_total",
-            "Requests answered, by route template, method and status.",
-            ["route", "method", "status"],
-            registry=reg,
-        )
-        self.requests_in_flight = Gauge(
-            "videocache_requests_in_flight",
-            "Requests being handled now.",
-            ["route"],
-            registry=reg,
-        )
-        self.request_duration = Histogram(
-            "videocache_request_duration_seconds",
-            "Total time to answer a request (first byte in to last byte out).",
-            ["route"],
-            buckets=SLOW_BUCKETS,
-            registry=reg,
-        )
-        self.upstream_duration = Histogram(
-            "videocache_upstream_duration_seconds",
-            "Time spent waiting on the upstream API.",
-            ["route"],
-            buckets=SLOW_BUCKETS,
-            registry=reg,
-        )
-        self.overhead_duration = Histogram(
-            "videocache_overhead_duration_seconds",
-            "The proxy's own time: total minus upstream.",
-            ["route"],
-            buckets=OVERHEAD_BUCKETS,
-            registry=reg,
-        )
+        # HTTP: written on every request, so kept in plain objects (metrics.requests).
+        self.http = RequestMetrics(_request_labels, _ROUTES, OTHER, SLOW_BUCKETS, OVERHEAD_BUCKETS)
+        reg.register(self.http)
         self.upstream_errors = Counter(
             "videocache_upstream_errors_total",
             "Failed upstream calls by kind.",
@@ -327,24 +299,14 @@ class Metrics:
 
     # -- HTTP ------------------------------------------------------------------------
 
-    def in_flight_gauge(self, route: str) -> Any:
-        """The in-flight gauge child for a route template, resolved once per route."""
-        child = self._in_flight_children.get(route)
-        if child is None:
-            child = self.requests_in_flight.labels(route_label(route))
-            if len(self._in_flight_children) < 4096:
-                self._in_flight_children[route] = child
-        return child
-
     @contextlib.contextmanager
     def in_flight(self, route: str) -> Iterator[None]:
         """Count a request in ``videocache_requests_in_flight`` while the block runs."""
-        gauge = self.requests_in_flight.labels(route_label(route))
-        gauge.inc()
+        self.http.enter(route)
         try:
             yield
         finally:
-            gauge.dec()
+            self.http.leave(route)
 
     def observe_request(
         self,
@@ -355,26 +317,7 @@ class Metrics:
         upstream_seconds: float = 0.0,
     ) -> None:
         """Record one finished request: count, total, upstream and overhead latency."""
-        key = (route, method, status)
-        children = self._request_children.get(key)
-        if children is None:
-            # Bounding the labels and resolving the children costs more than observing:
-            # do it once per (route, method, status); the set is bounded by construction.
-            label = route_label(route)
-            children = (
-                self.requests_total.labels(label, method_label(method), status_label(status)),
-                self.request_duration.labels(label),
-                self.upstream_duration.labels(label),
-                self.overhead_duration.labels(label),
-            )
-            if len(self._request_children) < 4096:
-                self._request_children[key] = children
-        count, total, upstream, overhead = children
-        count.inc()
-        total.observe(total_seconds)
-        if upstream_seconds > 0:
-            upstream.observe(upstream_seconds)
-        overhead.observe(max(0.0, total_seconds - upstream_seconds))
+        self.http.observe(route, method, status, total_seconds, upstream_seconds)
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(bounded(kind, UPSTREAM_ERROR_KINDS)).inc()

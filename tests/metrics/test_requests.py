@@ -1,0 +1,88 @@
+"""metrics.requests: the hand-kept request metrics expose exactly what prometheus_client's own
+Counter and Histogram would for the same observations."""
+
+from __future__ import annotations
+
+import random
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from metrics.registry import OVERHEAD_BUCKETS, SLOW_BUCKETS, Metrics
+
+REQUEST_FAMILIES = (
+    "videocache_requests",
+    "videocache_request_duration_seconds",
+    "videocache_upstream_duration_seconds",
+    "videocache_overhead_duration_seconds",
+)
+
+
+def parsed(
+    body: bytes, names: tuple[str, ...]
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        if family.name not in names:
+            continue
+        for s in family.samples:
+            if not s.name.endswith("_created"):
+                out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_same_exposition_as_prometheus_client_for_the_same_observations() -> None:
+    rng = random.Random(7)
+    ours = Metrics()
+    reference = CollectorRegistry()
+    count = Counter("videocache_requests", "x", ["route", "method", "status"], registry=reference)
+    total = Histogram(
+        "videocache_request_duration_seconds", "x", ["route"], buckets=SLOW_BUCKETS,
+        registry=reference,
+    )  # fmt: skip
+    upstream = Histogram(
+        "videocache_upstream_duration_seconds", "x", ["route"], buckets=SLOW_BUCKETS,
+        registry=reference,
+    )  # fmt: skip
+    overhead = Histogram(
+        "videocache_overhead_duration_seconds", "x", ["route"], buckets=OVERHEAD_BUCKETS,
+        registry=reference,
+    )  # fmt: skip
+    routes = ["/v1/videos", "/v1/videos/{id}", "/v1/videos/{id}/content"]
+    # Values exactly on bucket bounds too: "le" means less than OR EQUAL.
+    values = [*SLOW_BUCKETS, *OVERHEAD_BUCKETS, 0.0, 601.0, 1e-7]
+    values += [rng.uniform(0, 2) ** 6 for _ in range(2000)]
+    for value in values:
+        route = rng.choice(routes)
+        status = rng.choice([200, 404, 502])
+        up = value * rng.choice([0.0, 0.5, 0.99])
+        ours.observe_request(route, "GET", status, value, up)
+        count.labels(route, "GET", str(status)).inc()
+        total.labels(route).observe(value)
+        if up > 0:
+            upstream.labels(route).observe(up)
+        overhead.labels(route).observe(max(0.0, value - up))
+    mine, theirs = (
+        parsed(ours.render()[0], "videocache_"),
+        parsed(generate_latest(reference), "videocache_"),
+    )
+    assert mine.keys() == theirs.keys()
+    for key, value in theirs.items():
+        assert mine[key] == value or abs(mine[key] - value) < 1e-9 * max(1.0, value), key
+
+
+def test_in_flight_counts_up_and_down_per_route() -> None:
+    metrics = Metrics()
+    metrics.http.enter("/v1/videos")
+    metrics.http.enter("/v1/videos")
+    metrics.http.enter("/not/a/template")
+    got = parsed(metrics.render()[0], ("videocache_requests_in_flight",))
+    assert got == {
+        ("videocache_requests_in_flight", (("route", "/v1/videos"),)): 2.0,
+        ("videocache_requests_in_flight", (("route", "other"),)): 1.0,
+    }
+    metrics.http.leave("/v1/videos")
+    metrics.http.leave("/v1/videos")
+    metrics.http.leave("/not/a/template")
+    got = parsed(metrics.render()[0], ("videocache_requests_in_flight",))
+    assert set(got.values()) == {0.0}
