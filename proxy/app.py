@@ -86,9 +86,9 @@ async def observe_middleware(
     settings = state.settings
     route = _route_label(request)
     status = 500
-    in_flight = state.metrics.in_flight_gauge(route) if settings.metrics_enabled else None
-    if in_flight is not None:
-        in_flight.inc()
+    http = state.metrics.http if settings.metrics_enabled else None
+    if http is not None:
+        http.enter(route)
     try:
         response = await handler(request)
         status = response.status
@@ -100,9 +100,9 @@ async def observe_middleware(
         total = time.perf_counter() - started
         ctx = request.get(CONTEXT_KEY)
         upstream_seconds = ctx.upstream_seconds if ctx is not None else 0.0
-        if in_flight is not None:
-            in_flight.dec()
-            state.metrics.observe_request(route, request.method, status, total, upstream_seconds)
+        if http is not None:
+            http.leave(route)
+            http.observe(route, request.method, status, total, upstream_seconds)
         if settings.access_log:
             _access_log(state, request, ctx, route, status, total, upstream_seconds)
 
@@ -125,15 +125,14 @@ def _access_log(
         "upstream_ms": round(upstream_seconds * 1000, 3),
     }
     if ctx is not None:
-        fields.update(
-            cache=ctx.cache_result,
-            similarity=ctx.similarity,
-            model=ctx.model_requested,
-            **ctx.log_fields,
-        )
-        if ctx.route.raw_id is not None:
-            fields.setdefault("video_id", ctx.route.video_id)
-    state.log.info("request", **fields)
+        fields["cache"] = ctx.cache_result
+        fields["similarity"] = ctx.similarity
+        fields["model"] = ctx.model_requested
+        if ctx.log_fields:
+            fields.update(ctx.log_fields)
+        if ctx.route.raw_id is not None and "video_id" not in fields:
+            fields["video_id"] = ctx.route.video_id
+    state.access_log.record(fields)
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -243,6 +242,7 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
         if metrics_runner is not None:
             await metrics_runner.cleanup()
         await upstream.close()
+        state.access_log.flush()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)

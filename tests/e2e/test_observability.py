@@ -288,6 +288,21 @@ def json_logs() -> Iterator[io.StringIO]:
         root.setLevel(level)
 
 
+# The access log is written in batches a moment after the requests (metrics.accesslog,
+# metrics.logwriter): this is comfortably more than both delays.
+LOG_BATCH_WAIT = 0.5
+
+
+async def logged_requests(buf: io.StringIO, count: int, timeout: float = 10.0) -> None:
+    """Return once ``count`` access events are in ``buf``, and a batch period more."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while buf.getvalue().count('"event":"request"') < count:
+        if asyncio.get_running_loop().time() > deadline:
+            break  # the assertions below say what is missing
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(LOG_BATCH_WAIT)  # anything extra (a duplicate) would be in by now
+
+
 def log_events(buf: io.StringIO) -> list[dict[str, Any]]:
     lines = buf.getvalue().splitlines()
     assert lines, "nothing was logged"
@@ -344,6 +359,7 @@ async def test_access_log_one_json_event_per_request_without_secrets(
     sent["client-req-42"] = {"method": "GET", "route": "/v1/videos/{id}", "status": 200}
     await c.close()
 
+    await logged_requests(json_logs, len(sent))
     text = json_logs.getvalue()
     assert secret not in text
     assert "secret-123" not in text
@@ -386,6 +402,7 @@ async def test_access_log_and_metrics_can_be_turned_off(
         await c.videos.retrieve("video_unknown")
     await settle(proxy)
     await c.close()
+    await asyncio.sleep(LOG_BATCH_WAIT)  # a batched access line would be written by now
     text = await scrape(proxy)
     parsed = samples(text)
     for name in (

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 import structlog
 
-from metrics.logging import configure_logging
+from metrics.accesslog import AccessLog
+from metrics.logging import access_logger, configure_logging
+from metrics.logwriter import LineWriter
 
 SECRET = "sk-live-abcdefghijklmnopqrstuvwxyz"
 
@@ -83,3 +87,85 @@ def test_reconfiguring_does_not_stack_handlers() -> None:
     configure_logging(stream=io.StringIO())
     root = logging.getLogger()
     assert len([h for h in root.handlers if h.get_name() == "videocache"]) == 1
+
+
+def test_access_logger_writes_what_the_main_chain_writes() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    fields = {
+        "request_id": "req_1",
+        "route": "/v1/videos/{id}",
+        "status": 200,
+        "duration_ms": 1.5,
+        "similarity": None,
+        "note": f"Bearer {SECRET}",
+        "api_key": SECRET,
+        "raw": b"bytes \xff",
+    }
+    access_logger().info("request", **fields)
+    structlog.get_logger("videocache").info("request", **fields)
+    fast, main = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    stamps = [datetime.fromisoformat(e.pop("timestamp")) for e in (fast, main)]
+    assert stamps[0].tzinfo == UTC and abs((stamps[1] - stamps[0]).total_seconds()) < 1
+    assert list(fast) == list(main) and fast == main
+    assert SECRET not in stream.getvalue()
+    assert fast["note"] == "Bearer [REDACTED]" and fast["raw"] == "bytes \ufffd"
+
+
+def test_access_logger_follows_the_level_and_the_console_renderer() -> None:
+    stream = io.StringIO()
+    configure_logging("warning", "json", stream=stream)
+    access_logger().info("request", status=200)
+    assert stream.getvalue() == ""
+    configure_logging("info", "console", stream=stream)
+    access_logger().info("request", status=200)
+    assert "request" in stream.getvalue() and not stream.getvalue().startswith("{")
+
+
+async def test_line_writer_batches_inside_a_loop_and_writes_at_once_outside() -> None:
+    class Counting(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    stream = Counting()
+    writer = LineWriter(stream, flush_delay=0.05, max_pending=100)
+    for i in range(10):
+        writer.msg(f"line {i}")
+    assert stream.getvalue() == ""  # held: one write for the burst, later
+    await asyncio.sleep(0.2)
+    assert stream.getvalue().splitlines() == [f"line {i}" for i in range(10)]
+    assert stream.flushes == 1
+    for _ in range(100):
+        writer.msg("x")
+    assert len(stream.getvalue().splitlines()) == 110  # max_pending reached: written now
+    await asyncio.sleep(0.1)
+
+    def from_a_thread() -> None:
+        writer.msg("from a worker thread")
+
+    await asyncio.to_thread(from_a_thread)  # no loop in that thread: written at once
+    assert stream.getvalue().endswith("from a worker thread\n")
+
+
+async def test_access_log_batches_and_keeps_each_request_time() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    log = AccessLog(access_logger(), delay=0.05, max_pending=50)
+    before = datetime.now(UTC)
+    log.record({"request_id": "a", "status": 200})
+    await asyncio.sleep(0.3)  # recorded before the pause, written a moment later
+    log.record({"request_id": "b", "status": 404})
+    assert [orjson.loads(x)["request_id"] for x in stream.getvalue().splitlines()] == ["a"]
+    log.flush()  # shutdown: nothing held back
+    await asyncio.sleep(0.1)  # the writer's own batch
+    first, second = (orjson.loads(x) for x in stream.getvalue().splitlines())
+    stamps = [datetime.fromisoformat(e["timestamp"]) for e in (first, second)]
+    # Each line carries its request's time, not the time the batch was written.
+    assert before <= stamps[0] and (stamps[1] - stamps[0]).total_seconds() >= 0.25
+    assert second == {**second, "event": "request", "level": "info", "status": 404}
+    for i in range(50):  # max_pending: written without waiting for the timer
+        log.record({"request_id": f"n{i}"})
+    await asyncio.sleep(0.1)
+    assert len(stream.getvalue().splitlines()) == 52
