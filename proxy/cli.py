@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -120,9 +121,11 @@ def serve(args: argparse.Namespace) -> None:
         )
         print("Ctrl-C stops", "both." if child is not None else "it.", flush=True)
 
+    app = build_app(settings)
+    app.on_startup.append(_freeze_startup_heap)
     try:
         web.run_app(
-            build_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             print=announce,
@@ -137,6 +140,18 @@ def serve(args: argparse.Namespace) -> None:
                 child.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+async def _freeze_startup_heap(_app: object) -> None:
+    """Move everything alive once start-up is done out of the garbage collector's way.
+
+    Runs after the app's own start-up (the model and the cache index are loaded by then).
+    That heap lives as long as the process, yet every full collection walked all of it: in
+    the observability benchmark, full collections were about 4 % of the proxy's CPU time
+    with no model loaded; with torch and an index in memory there is far more to walk.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
