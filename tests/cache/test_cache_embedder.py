@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from cache.embedder import SentenceTransformerEmbedder
+from cache.embedder import SentenceTransformerEmbedder, mean_pooling_forward
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -73,3 +73,51 @@ async def test_event_loop_stays_responsive(embedder: SentenceTransformerEmbedder
     assert elapsed > 0.1  # enough encoding happened to matter
     assert len(ticks) >= elapsed / 0.05
     assert float(gaps.max()) < 0.1
+
+
+TEXTS = [
+    "A red car driving down a highway at night",
+    "  leading and trailing spaces  ",
+    "tabs\tand\nnewlines in a prompt",
+    "émoji 🎬 ünïcödé 漢字",
+    "x",
+    "",
+    " ".join(["word"] * 400),  # longer than max_seq_length: truncated the same way
+]
+
+
+async def test_direct_forward_matches_sentence_transformers_encode(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    model = embedder.model
+    assert mean_pooling_forward(model) is not None  # the shipped model takes the fast path
+    want = model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
+    got = await embedder.embed_many(TEXTS)  # batched, padded
+    assert np.abs(np.stack([g.vector for g in got]) - want).max() < 1e-5
+    for text, row in zip(TEXTS, want, strict=True):  # one at a time, unpadded
+        one = await embedder.embed(text)
+        assert np.abs(one.vector - row).max() < 1e-5
+        assert one.tokens == len(model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+async def test_other_module_stacks_fall_back_to_encode(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules.pooling import Pooling
+
+    base = embedder.model
+    cls_model = SentenceTransformer(
+        modules=[base[0], Pooling(384, pooling_mode="cls"), base[2]], device="cpu"
+    )
+    assert mean_pooling_forward(cls_model) is None
+    other = SentenceTransformerEmbedder(model=cls_model)
+    await other.start()
+    try:
+        got = await other.embed(TEXTS[0])
+    finally:
+        await other.close()
+    want = cls_model.encode([TEXTS[0]], normalize_embeddings=True, show_progress_bar=False)[0]
+    assert np.abs(got.vector - want).max() < 1e-5
+    mean = (await embedder.embed(TEXTS[0])).vector
+    assert np.abs(got.vector - mean).max() > 1e-3  # really the other pooling
