@@ -4,8 +4,14 @@ Semantic lookup only ever compares prompts within one bucket (same scope and par
 so each bucket owns a contiguous float32 matrix and a search is one matrix-vector product
 over that bucket alone. Vectors are L2-normalised, so the dot product is the cosine.
 
-Exact (brute-force) search: with 384-dim vectors a 100,000-row bucket is ~150 MB and one
-search reads it once (~6-8 ms on 2 cores, memory-bound); small buckets take microseconds.
+Exact search for buckets of up to ``exact_below`` rows (20,000 by default): with 384-dim
+vectors a 100,000-row bucket is ~150 MB, and a brute-force search reads it all (~7-8 ms on
+2 cores, memory-bound). Bigger buckets (one tenant, one model, one size: a realistic shape)
+first pick ``candidates`` rows by the Hamming distance between sign bits of the vectors
+(48 bytes a row, ~2 ms for 100,000), then score those rows exactly. Scores returned are
+always exact cosines, so the threshold and the guard judge the same numbers either way; the
+approximation can only miss a nearest entry that 1,024 others outrank on the bits, which a
+test checks does not happen for entries above the threshold.
 
 Not thread-safe: use it from one thread (the event loop). It is rebuilt from the entry store
 at start-up, so it holds no state of its own worth persisting.
@@ -18,27 +24,52 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _INITIAL_CAPACITY = 16
+DEFAULT_EXACT_BELOW = 20_000
+DEFAULT_CANDIDATES = 1024
 
 
 @dataclass
 class _Bucket:
     dim: int
     matrix: np.ndarray = field(init=False)
+    codes: np.ndarray = field(init=False)
     ids: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.matrix = np.empty((_INITIAL_CAPACITY, self.dim), dtype=np.float32)
+        # Word-major (words x rows): a search walks each word's column contiguously.
+        self.codes = np.empty((_words(self.dim), _INITIAL_CAPACITY), dtype=np.uint64)
 
     def resize(self, capacity: int) -> None:
+        n = len(self.ids)
         grown = np.empty((capacity, self.dim), dtype=np.float32)
-        grown[: len(self.ids)] = self.matrix[: len(self.ids)]
+        grown[:n] = self.matrix[:n]
         self.matrix = grown
+        codes = np.empty((self.codes.shape[0], capacity), dtype=np.uint64)
+        codes[:, :n] = self.codes[:, :n]
+        self.codes = codes
+
+
+def _words(dim: int) -> int:
+    return (dim + 63) // 64
+
+
+def sign_code(vec: np.ndarray) -> np.ndarray:
+    """The vector's sign bits packed into 64-bit words (zero-padded to a whole word)."""
+    bits = np.packbits(vec > 0)
+    padded = np.zeros(_words(vec.shape[0]) * 8, dtype=np.uint8)
+    padded[: bits.shape[0]] = bits
+    return padded.view(np.uint64)
 
 
 class VectorIndex:
     """Per-bucket cosine search. add/remove are amortised O(dim); search is O(rows x dim)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, exact_below: int = DEFAULT_EXACT_BELOW, candidates: int = DEFAULT_CANDIDATES
+    ) -> None:
+        self.exact_below = exact_below
+        self.candidates = candidates
         self._buckets: dict[str, _Bucket] = {}
         # entry id -> (bucket, row), so remove() needs only the id.
         self._where: dict[str, tuple[str, int]] = {}
@@ -68,6 +99,7 @@ class VectorIndex:
             # Doubling keeps appends amortised O(1) copies instead of O(n) per np.vstack.
             found.resize(row * 2)
         found.matrix[row] = vec
+        found.codes[:, row] = sign_code(vec)
         found.ids.append(entry_id)
         self._where[entry_id] = (bucket, row)
 
@@ -82,6 +114,7 @@ class VectorIndex:
         if row != last:
             moved = found.ids[last]
             found.matrix[row] = found.matrix[last]
+            found.codes[:, row] = found.codes[:, last]
             found.ids[row] = moved
             self._where[moved] = (bucket_name, row)
         found.ids.pop()
@@ -100,12 +133,24 @@ class VectorIndex:
             return []
         vec = _as_vector(vector)
         n = len(found.ids)
-        scores = found.matrix[:n] @ vec
-        if n > k:
-            top = np.argpartition(scores, n - k)[n - k :]
+        if n < self.exact_below or n <= self.candidates:
+            rows = None
+            scores = found.matrix[:n] @ vec
+        else:
+            code = sign_code(vec)
+            distance = np.zeros(n, dtype=np.uint16)
+            for word in range(code.shape[0]):
+                distance += np.bitwise_count(found.codes[word, :n] ^ code[word])
+            rows = np.argpartition(distance, self.candidates)[: self.candidates]
+            scores = found.matrix[rows] @ vec
+        m = scores.shape[0]
+        if m > k:
+            top = np.argpartition(scores, m - k)[m - k :]
             top = top[np.argsort(-scores[top], kind="stable")]
         else:
             top = np.argsort(-scores, kind="stable")
+        if rows is not None:
+            return [(found.ids[rows[i]], float(scores[i])) for i in top]
         return [(found.ids[i], float(scores[i])) for i in top]
 
 

@@ -86,3 +86,46 @@ def test_100k_entries_search_fast(buckets: int) -> None:
     median = float(np.median(timings))
     assert median < 1.5 * float(np.median(baseline)) + 0.001
     assert median < 0.05
+
+
+def test_big_buckets_prefilter_by_sign_bits_yet_find_every_near_neighbour() -> None:
+    """Past exact_below rows the search scores only Hamming-preselected candidates. On data
+    shaped like sentence embeddings (a shared direction, clusters of paraphrases, plenty of
+    unrelated rows), the best match of every query that has one at cosine >= 0.8 must be
+    found with the exact score, also after removals moved rows around."""
+    rng = np.random.default_rng(5)
+    dim = 384
+    common = unit(rng, 1, dim)[0] * 0.6  # embeddings share a direction: bits are not fair
+    sources = unit(rng, 400, dim) + common
+    sources /= np.linalg.norm(sources, axis=1, keepdims=True)
+
+    def near(v: np.ndarray, noise: float, n: int) -> np.ndarray:
+        out = v + rng.standard_normal((n, dim)).astype(np.float32) * noise
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    rows = [sources]
+    rows += [near(s, 0.06, 40) for s in sources[:300]]  # ~0.6 cosine to their source
+    rows.append(near(common / np.linalg.norm(common), 0.08, 8000))  # generic prompts
+    matrix = np.concatenate(rows).astype(np.float32)
+    exact = VectorIndex(exact_below=10**9)
+    fast = VectorIndex(exact_below=5_000, candidates=512)
+    for i, v in enumerate(matrix):
+        exact.add("b", f"e{i}", v)
+        fast.add("b", f"e{i}", v)
+    for i in range(0, len(matrix), 11):
+        exact.remove(f"e{i}")
+        fast.remove(f"e{i}")
+    assert fast.bucket_size("b") > fast.exact_below
+    queries = np.concatenate([near(s, noise, 1) for s in sources for noise in (0.015, 0.03)])
+    checked = 0
+    for query in queries:
+        want = exact.search("b", query, k=5)
+        got = fast.search("b", query, k=5)
+        if want[0][1] < 0.8:
+            continue
+        checked += 1
+        assert got[0][1] == pytest.approx(want[0][1], abs=1e-5)
+        assert all(
+            score == pytest.approx(float(matrix[int(i[1:])] @ query), abs=1e-5) for i, score in got
+        )
+    assert checked > 500
