@@ -316,30 +316,19 @@ async def run(plan: Plan, res: Results, tmp: Path, env: dict[str, str]) -> None:
         sim_cmd = [py, "-m", "simulator", "--host", HOST, "--port", str(sim_port)]
         sim = start("simulator", [*sim_cmd, "--speed", "1000"], sim_port, tmp, env)
         servers.append(sim)
-        on_port, off_port, off_b_port = free_port(), free_port(), free_port()
-        while len({sim_port, on_port, off_port, off_b_port}) < 4:
-            on_port, off_port, off_b_port = free_port(), free_port(), free_port()
-        on = start(
-            "proxy-on",
-            proxy_cmd(on_port, upstream, tmp / "data-on"),
-            on_port,
-            tmp,
-            proxy_env(env, True),
-        )
-        off = start(
-            "proxy-off",
-            proxy_cmd(off_port, upstream, tmp / "data-off"),
-            off_port,
-            tmp,
-            proxy_env(env, False),
-        )
-        off_b = start(
-            "proxy-off-b",
-            proxy_cmd(off_b_port, upstream, tmp / "data-off-b"),
-            off_b_port,
-            tmp,
-            proxy_env(env, False),
-        )
+        taken = {sim_port}
+
+        def start_proxy(name: str, observe: bool) -> Server:
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            taken.add(port)
+            cmd = proxy_cmd(port, upstream, tmp / f"data-{name}")
+            return start(f"proxy-{name}", cmd, port, tmp, proxy_env(env, observe))
+
+        on = start_proxy("on", True)
+        off = start_proxy("off", False)
+        off_b = start_proxy("off-b", False)
         servers += [on, off, off_b]
         await wait_ready(sim, "/_sim/health")
         for proxy in (on, off, off_b):
@@ -353,27 +342,12 @@ async def run(plan: Plan, res: Results, tmp: Path, env: dict[str, str]) -> None:
         print(f"[2] populating {plan.entries:,} entries", flush=True)
         res.populate_s = populate(tmp / "data-big", plan.entries)
         print(f"    done in {res.populate_s:.1f}s", flush=True)
-        big_port, empty_port = free_port(), free_port()
-        while len({sim_port, big_port, empty_port}) < 3:
-            big_port, empty_port = free_port(), free_port()
         t0 = time.perf_counter()
-        big = start(
-            "proxy-big",
-            proxy_cmd(big_port, upstream, tmp / "data-big"),
-            big_port,
-            tmp,
-            proxy_env(env, True),
-        )
+        big = start_proxy("big", True)
         servers.append(big)
         await wait_ready(big, "/healthz", timeout=300)
         res.start_big_s = time.perf_counter() - t0
-        empty = start(
-            "proxy-empty",
-            proxy_cmd(empty_port, upstream, tmp / "data-empty"),
-            empty_port,
-            tmp,
-            proxy_env(env, True),
-        )
+        empty = start_proxy("empty", True)
         servers.append(empty)
         await wait_ready(empty, "/healthz")
         await bench_scrapes(plan, res, big, empty)
