@@ -62,14 +62,21 @@ def mean_pooling_forward(model: Any) -> Callable[[list[str]], np.ndarray] | None
     float32 rounding (tests compare the two on the real model).
     """
     import torch
-    from sentence_transformers.base.modules.normalize import Normalize
-    from sentence_transformers.base.modules.transformer import Transformer
-    from sentence_transformers.sentence_transformer.modules.pooling import Pooling
 
-    modules = list(model)
+    try:  # sentence-transformers 6's layout; any other falls back to encode()
+        from sentence_transformers.base.modules.normalize import Normalize
+        from sentence_transformers.base.modules.transformer import Transformer
+        from sentence_transformers.sentence_transformer.modules.pooling import Pooling
+
+        modules = list(model)
+    except (ImportError, TypeError):
+        return None
     if len(modules) != 3 or getattr(model, "default_prompt_name", None):
         return None
+    if getattr(model, "truncate_dim", None) is not None:
+        return None
     transformer, pooling, normalize = modules
+    text_config = (getattr(transformer, "modality_config", None) or {}).get("text", {})
     if not (
         isinstance(transformer, Transformer)
         and isinstance(pooling, Pooling)
@@ -77,19 +84,28 @@ def mean_pooling_forward(model: Any) -> Callable[[list[str]], np.ndarray] | None
         and getattr(pooling, "pooling_mode", None) == "mean"
         and getattr(transformer, "backend", "torch") == "torch"
         and not getattr(transformer, "do_lower_case", False)
+        and not getattr(transformer, "processing_kwargs", None)
+        and text_config.get("method", "forward") == "forward"
+        and text_config.get("method_output_name", "last_hidden_state") == "last_hidden_state"
         and isinstance(getattr(transformer, "auto_model", None), torch.nn.Module)
     ):
         return None
     tokenizer = model.tokenizer
     network = transformer.auto_model
-    max_length = transformer.max_seq_length
+    network.eval()  # encode() does the same; a shared model may not have been
+    accepted = set(getattr(transformer, "model_forward_params", ()) or ())
 
     def forward(texts: list[str]) -> np.ndarray:
         features = tokenizer(
-            texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=transformer.max_seq_length,  # read per call, as encode() does
+            return_tensors="pt",
         )
+        inputs = {k: v for k, v in features.items() if not accepted or k in accepted}
         with torch.inference_mode():
-            hidden = network(**features).last_hidden_state
+            hidden = network(**inputs).last_hidden_state
             mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()

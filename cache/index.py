@@ -133,7 +133,7 @@ class VectorIndex:
             return []
         vec = _as_vector(vector)
         n = len(found.ids)
-        if n < self.exact_below or n <= self.candidates:
+        if n <= self.exact_below or n <= self.candidates:
             rows = None
             scores = found.matrix[:n] @ vec
         else:

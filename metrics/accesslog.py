@@ -4,19 +4,23 @@ Logging an event runs a dozen Python functions (structlog's bound logger, the pr
 orjson, the writer). Run once per request, between the much larger request handling, that
 code is cold every time; the observability benchmark measured the access log at about
 three times what the same calls cost in a tight loop, and at over 10 % of the proxy's
-throughput. So a request only records its fields and the time (a list append), and every
-``delay`` seconds, or every ``max_pending`` requests, the batch goes through the logger in
-one loop, where the code stays hot. Each event keeps the time of its request: the stamper
+throughput. So a request only records its fields and the time (a list append), and
+``delay`` seconds after the first of a batch the batch goes through the logger in one loop,
+where the code stays hot. Each event keeps the time of its request: the stamper
 (:class:`metrics.logging.UtcTimeStamper`) formats a ``timestamp`` given as epoch seconds.
+The event is rendered in a timer callback, outside the request's context: contextvars bound
+during the request do not reach it (its fields are passed explicitly instead).
 
-Record from the event-loop thread only (the middleware does). :meth:`AccessLog.flush` runs at
-shutdown; ``kill -9`` can lose the last ``delay`` of lines.
+Record from one event-loop thread (the middleware does). If that loop stops before its timer
+fires, the next record (on any loop, or none) writes the stranded batch first. Shutdown
+calls :meth:`AccessLog.flush`; ``kill -9`` can lose the last ``delay`` of lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_DELAY = 0.05
@@ -24,11 +28,15 @@ DEFAULT_MAX_PENDING = 1024
 
 
 class AccessLog:
-    """Batches access events for ``logger`` (a structlog logger)."""
+    """Batches access events for the structlog logger ``logger()`` returns.
+
+    ``logger`` is called at every flush, so a logging configuration made after the app was
+    built (tests do that) is the one used.
+    """
 
     def __init__(
         self,
-        logger: Any,
+        logger: Callable[[], Any],
         delay: float = DEFAULT_DELAY,
         max_pending: int = DEFAULT_MAX_PENDING,
         event: str = "request",
@@ -38,28 +46,48 @@ class AccessLog:
         self._max_pending = max_pending
         self._event = event
         self._pending: list[dict[str, Any]] = []
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def record(self, fields: dict[str, Any]) -> None:
         """Queue one access event; ``fields`` is owned by the log from now on."""
         fields["timestamp"] = time.time()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._timer is not None and self._timer_loop is not loop:
+            self.flush()  # a batch stranded on a loop that stopped before its timer fired
         self._pending.append(fields)
-        if len(self._pending) >= self._max_pending:
-            self.flush()
+        if loop is None:
+            self.flush()  # nothing would ever flush a held event
+        elif len(self._pending) >= self._max_pending:
+            # Soon, not now: the request that tipped the batch over does not pay for it.
+            self._reschedule(loop, None)
         elif self._timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop: nothing would ever flush a held event
-                self.flush()
-                return
-            self._timer = loop.call_later(self._delay, self.flush)
+            self._reschedule(loop, self._delay)
+
+    def _reschedule(self, loop: asyncio.AbstractEventLoop, delay: float | None) -> None:
+        """Flush after ``delay`` seconds, or at the loop's next turn for None."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if delay is None:
+            self._timer = loop.call_soon(self.flush)
+        else:
+            self._timer = loop.call_later(delay, self.flush)
+        self._timer_loop = loop
 
     def flush(self) -> None:
         """Log every queued event now."""
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+            self._timer = self._timer_loop = None
+        if not self._pending:
+            return
         pending, self._pending = self._pending, []
-        info, event = self._logger.info, self._event
+        info, event = self._logger().info, self._event
         for fields in pending:
-            info(event, **fields)
+            try:
+                info(event, **fields)
+            except Exception:  # one unrenderable event must not take its batch with it
+                continue

@@ -11,6 +11,10 @@ fields, never formatted strings: ``log.info("cache_hit", cache_id=..., similarit
 
 Standard-library loggers (aiohttp's, for instance) go through the same processors, so the
 output stays one JSON object per line.
+
+The per-request access event is the exception: it is batched (metrics.accesslog) and goes
+through :class:`AccessEventRenderer`, a one-step chain with the same output but no
+contextvars merge: its fields, request id included, are passed explicitly.
 """
 
 from __future__ import annotations
@@ -59,8 +63,8 @@ class UtcTimeStamper:
     """
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        # One tuple, swapped whole: the stdlib chain shares this stamper across threads.
+        self._cached: tuple[int, str] = (-1, "")
 
     def __call__(self, logger: Any, method_name: str, event_dict: Any) -> Any:
         # An event may bring its own time as epoch seconds (metrics.accesslog logs requests
@@ -69,10 +73,11 @@ class UtcTimeStamper:
         if type(now) is not float:
             now = time.time()
         second = int(now)
-        if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        event_dict["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        cached_second, prefix = self._cached
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._cached = (second, prefix)
+        event_dict["timestamp"] = f"{prefix}.{int((now - second) * 1e6):06d}Z"
         return event_dict
 
 
@@ -111,6 +116,13 @@ def access_logger() -> Any:
     return structlog.wrap_logger(
         factory.writer, processors=processors, wrapper_class=config["wrapper_class"]
     ).bind()
+
+
+def flush_logs() -> None:
+    """Write every log line still held by the configured writer (tests, shutdown)."""
+    writer = getattr(structlog.get_config()["logger_factory"], "writer", None)
+    if isinstance(writer, LineWriter):
+        writer.flush()
 
 
 def _level_number(level: str) -> int:

@@ -1,24 +1,26 @@
-"""The end of the logging pipeline: rendered lines to a stream, flushed in batches.
+"""The end of the logging pipeline: rendered lines to a stream, written in batches.
 
 structlog's own PrintLogger flushes after every line, one ``write(2)`` per event. The access
 log writes an event for every request, so under load that was a system call per request on
-the proxy's one event-loop thread. :class:`LineWriter` keeps the lines of a burst and writes
-them in one call ``flush_delay`` after the first, or at once when no event loop runs in this
-thread (start-up, worker threads), when the stream is a terminal someone is watching, or when
-``max_pending`` lines are waiting. Whole lines are written together, so they never
-interleave; stdlib records go through the same writer (:class:`LineWriterHandler`), so the
-order of lines is the order of events.
+the proxy's one event-loop thread. :class:`LineWriter` queues the rendered lines and a small
+daemon thread writes each burst in one call, ``flush_delay`` after its first line (at once
+when the stream is a terminal someone is watching, or when ``max_pending`` lines wait). The
+thread does not depend on any event loop, so a loop that stops or closes strands nothing.
+Whole lines are written together, so they never interleave; stdlib records go through the
+same writer (:class:`LineWriterHandler`). Lines leave in the order they were handed over,
+which for batched access events (metrics.accesslog) is later than the request: every line
+carries its own timestamp.
 
 What a crash (``kill -9``) can lose is the last ``flush_delay`` of lines. A clean exit loses
 nothing: :func:`metrics.logging.configure_logging` registers :meth:`LineWriter.flush` with
-``atexit``.
+``atexit``, and ``logging.shutdown`` flushes the handler.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
+import time
 from typing import Any, TextIO
 
 # Long enough to batch a burst of requests into one write, short enough that someone tailing
@@ -29,7 +31,7 @@ DEFAULT_MAX_PENDING = 512
 
 
 class LineWriter:
-    """A structlog logger writing one rendered line per event, flushing in batches."""
+    """A structlog logger writing one rendered line per event, in batches."""
 
     def __init__(
         self,
@@ -44,43 +46,52 @@ class LineWriter:
         # Lines wait here, not in the stream's buffer: with PYTHONUNBUFFERED=1 (common in
         # containers) every stream.write is a system call of its own.
         self._pending: list[str] = []
-        # Worker threads log too (blob writes): the list and the stream are shared.
-        self._lock = threading.Lock()
+        # Re-entrant: a write can run a finalizer that logs (an unclosed session's warning,
+        # a destroyed task's), which comes back here on the same thread.
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._broken = False
 
     def msg(self, message: str) -> None:
         with self._lock:
-            if self._immediate:
-                self._write([message])
-                return
-            first = not self._pending
             self._pending.append(message)
-            if len(self._pending) >= self._max_pending:
+            if self._immediate or len(self._pending) >= self._max_pending:
                 self._write_pending()
-                return
-            if not first:
-                return  # a flush is already scheduled
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self._write_pending()  # no loop in this thread: nothing would flush later
-                return
-        loop.call_later(self._delay, self.flush)
+            elif len(self._pending) == 1:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="log-writer", daemon=True
+                    )
+                    self._thread.start()
+                self._wake.notify()
 
     def flush(self) -> None:
+        """Write every queued line now."""
         with self._lock:
             self._write_pending()
 
-    def _write_pending(self) -> None:
-        if self._pending:
-            lines, self._pending = self._pending, []
-            self._write(lines)
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending:
+                    self._wake.wait()
+            time.sleep(self._delay)  # let the burst gather, outside the lock
+            self.flush()
 
-    def _write(self, lines: list[str]) -> None:
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        lines, self._pending = self._pending, []
+        if self._broken:
+            return
         try:
             self._stream.write("\n".join(lines) + "\n")
             self._stream.flush()
         except ValueError:  # closed at shutdown: nothing left to save the lines to
             pass
+        except OSError:  # a closed pipe: retrying would fail (and log) forever
+            self._broken = True
 
     # structlog calls the method named like the level on its logger.
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
@@ -118,3 +129,6 @@ class LineWriterHandler(logging.Handler):
             self.writer.msg(self.format(record))
         except Exception:  # logging must never take the caller down; stdlib's own policy
             self.handleError(record)
+
+    def flush(self) -> None:
+        self.writer.flush()

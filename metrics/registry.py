@@ -6,8 +6,10 @@ app and pass it explicitly; this module keeps no mutable state.
 
 Labels are bounded by construction: every label value passes a guard that maps anything
 outside a closed set to ``"other"`` (routes are templates such as ``/v1/videos/{id}``, never raw
-paths; models are the keys of the price table). Thread-safe (prometheus_client locks each
-child); single process only: with several worker processes each exports its own numbers.
+paths; models are the keys of the price table). The per-request HTTP metrics
+(:mod:`metrics.requests`) are plain objects written from the event-loop thread only; the rest
+are prometheus_client children and thread-safe. Single process only: with several worker
+processes each exports its own numbers.
 """
 
 from __future__ import annotations

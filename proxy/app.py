@@ -12,6 +12,7 @@ from aiohttp import web
 
 from cache.embedder import Embedder
 from config.settings import Settings
+from metrics.logging import flush_logs
 from metrics.registry import CacheStats, Metrics
 from proxy import admin, caching, health, videos
 from proxy.capture import wants_capture
@@ -231,18 +232,22 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
                     await start()
             await state.watcher.start()
         yield
-        if state.watcher is not None:
-            await state.watcher.close()
-        if state.cache is not None:
-            if state.cache.embedder is not None and embedder is None:
-                close = getattr(state.cache.embedder, "close", None)
-                if close is not None:
-                    await close()
-            state.cache.close()
-        if metrics_runner is not None:
-            await metrics_runner.cleanup()
-        await upstream.close()
-        state.access_log.flush()
+        try:
+            if state.watcher is not None:
+                await state.watcher.close()
+            if state.cache is not None:
+                if state.cache.embedder is not None and embedder is None:
+                    close = getattr(state.cache.embedder, "close", None)
+                    if close is not None:
+                        await close()
+                state.cache.close()
+            if metrics_runner is not None:
+                await metrics_runner.cleanup()
+            await upstream.close()
+        finally:
+            # Whatever failed above, the requests served until now are logged.
+            state.access_log.flush()
+            flush_logs()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)

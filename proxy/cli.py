@@ -149,6 +149,8 @@ async def _freeze_startup_heap(_app: object) -> None:
     That heap lives as long as the process, yet every full collection walked all of it: in
     the observability benchmark, full collections were about 4 % of the proxy's CPU time
     with no model loaded; with torch and an index in memory there is far more to walk.
+    The price: a start-up object that later becomes part of a garbage cycle is never freed
+    (start-up state lives as long as the process anyway).
     """
     gc.collect()
     gc.freeze()

@@ -27,7 +27,7 @@ class AppState:
     metrics: Metrics
     log: Any = field(default_factory=lambda: structlog.get_logger("videocache"))
     # The per-request access event: batched, with a logger of its own (short chain).
-    access_log: AccessLog = field(default_factory=lambda: AccessLog(access_logger()))
+    access_log: AccessLog = field(default_factory=lambda: AccessLog(access_logger))
     cache: CacheService | None = None
     watcher: Watcher | None = None
     # scope -> the request headers that authenticate it upstream. Memory only, on purpose:

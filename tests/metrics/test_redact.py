@@ -11,6 +11,7 @@ from metrics.redact import (
     REDACTED,
     redact_event,
     redact_headers,
+    scrub_text,
     summarize_json,
     summarize_multipart_part,
 )
@@ -103,3 +104,11 @@ def test_multipart_part_summary_has_no_bytes() -> None:
         "bytes": 7,
         "sha256": digest,
     }
+
+
+def test_tokens_in_free_text_are_scrubbed_whatever_their_case() -> None:
+    token = "dXNlcjpwYXNzd29yZA"
+    for text in (f"BEARER {token}", f"BASIC {token}", f"bearer {token}", f"Basic {token}"):
+        out = redact_event(None, "info", {"error": f"upstream said {text} is wrong"})
+        assert token not in out["error"], text
+        assert scrub_text(f"-> {text}") != f"-> {text}"

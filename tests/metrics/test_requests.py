@@ -26,7 +26,7 @@ def parsed(
         if family.name not in names:
             continue
         for s in family.samples:
-            if not s.name.endswith("_created"):
+            if not s.name.endswith("_created"):  # creation times differ, their presence not
                 out[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return out
 
@@ -62,10 +62,12 @@ def test_same_exposition_as_prometheus_client_for_the_same_observations() -> Non
         if up > 0:
             upstream.labels(route).observe(up)
         overhead.labels(route).observe(max(0.0, value - up))
-    mine, theirs = (
-        parsed(ours.render()[0], "videocache_"),
-        parsed(generate_latest(reference), "videocache_"),
-    )
+    mine = parsed(ours.render()[0], REQUEST_FAMILIES)
+    theirs = parsed(generate_latest(reference), REQUEST_FAMILIES)
+    # 9 counter series; per route two slow histograms and one overhead histogram, each with
+    # its buckets, +Inf, _count and _sum.
+    histograms = 2 * (len(SLOW_BUCKETS) + 3) + len(OVERHEAD_BUCKETS) + 3
+    assert len(theirs) == 9 + 3 * histograms
     assert mine.keys() == theirs.keys()
     for key, value in theirs.items():
         assert mine[key] == value or abs(mine[key] - value) < 1e-9 * max(1.0, value), key
@@ -86,3 +88,25 @@ def test_in_flight_counts_up_and_down_per_route() -> None:
     metrics.http.leave("/not/a/template")
     got = parsed(metrics.render()[0], ("videocache_requests_in_flight",))
     assert set(got.values()) == {0.0}
+
+
+def test_created_series_like_prometheus_client() -> None:
+    metrics = Metrics()
+    metrics.observe_request("/v1/videos", "POST", 200, 0.2, 0.1)
+    names = {
+        s.name
+        for family in text_string_to_metric_families(metrics.render()[0].decode())
+        for s in family.samples
+    }
+    for family in REQUEST_FAMILIES:
+        assert f"{family}_created" in names, family
+
+
+def test_nan_is_not_counted() -> None:
+    metrics = Metrics()
+    metrics.observe_request("/v1/videos", "GET", 200, float("nan"), 0.0)
+    metrics.observe_request("/v1/videos", "GET", 200, 0.5, 0.25)
+    got = parsed(metrics.render()[0], REQUEST_FAMILIES)
+    key = ("videocache_request_duration_seconds_count", (("route", "/v1/videos"),))
+    assert got[key] == 1.0
+    assert got[("videocache_request_duration_seconds_sum", (("route", "/v1/videos"),))] == 0.5
