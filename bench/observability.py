@@ -77,7 +77,7 @@ class Plan:
     scrapes: int
 
 
-FULL = Plan(warmup=500, rounds=21, per_round=2_000, entries=100_000, scrapes=50)
+FULL = Plan(warmup=500, rounds=45, per_round=2_000, entries=100_000, scrapes=50)
 QUICK = Plan(warmup=200, rounds=3, per_round=1_000, entries=5_000, scrapes=20)
 
 

@@ -4,7 +4,8 @@ Logging an event runs a dozen Python functions (structlog's bound logger, the pr
 orjson, the writer). Run once per request, between the much larger request handling, that
 code is cold every time; the observability benchmark measured the access log at about
 three times what the same calls cost in a tight loop, and at over 10 % of the proxy's
-throughput. So a request only records its fields and the time (a list append), and
+throughput. So a request only records its values and the time (a list append; ``build``
+turns them into the event's fields later), and
 ``delay`` seconds after the first of a batch the batch goes through the logger in one loop,
 where the code stays hot. Each event keeps the time of its request: the stamper
 (:class:`metrics.logging.UtcTimeStamper`) formats a ``timestamp`` given as epoch seconds.
@@ -28,37 +29,42 @@ DEFAULT_MAX_PENDING = 1024
 
 
 class AccessLog:
-    """Batches access events for the structlog logger ``logger()`` returns.
+    """Batches access events for the emitter ``emitter()`` returns
+    (:func:`metrics.logging.access_emitter`: ``emit(event, fields)``).
 
-    ``logger`` is called at every flush, so a logging configuration made after the app was
+    ``emitter`` is called at every flush, so a logging configuration made after the app was
     built (tests do that) is the one used.
     """
 
     def __init__(
         self,
-        logger: Callable[[], Any],
+        emitter: Callable[[], Callable[[str, dict[str, Any]], None]],
         delay: float = DEFAULT_DELAY,
         max_pending: int = DEFAULT_MAX_PENDING,
         event: str = "request",
+        build: Callable[[Any], dict[str, Any]] | None = None,
     ) -> None:
-        self._logger = logger
+        self._emitter = emitter
+        self._build = build
         self._delay = delay
         self._max_pending = max_pending
         self._event = event
-        self._pending: list[dict[str, Any]] = []
+        # (time, what record() got): a fields dict, or anything ``build`` turns into one.
+        self._pending: list[tuple[float, Any]] = []
         self._timer: asyncio.Handle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
 
-    def record(self, fields: dict[str, Any]) -> None:
-        """Queue one access event; ``fields`` is owned by the log from now on."""
-        fields["timestamp"] = time.time()
+    def record(self, fields: Any) -> None:
+        """Queue one access event: its fields dict, or (with ``build``) what ``build`` turns
+        into one at flush time. Owned by the log from now on."""
+        now = time.time()
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         if self._timer is not None and self._timer_loop is not loop:
             self.flush()  # a batch stranded on a loop that stopped before its timer fired
-        self._pending.append(fields)
+        self._pending.append((now, fields))
         if loop is None:
             self.flush()  # nothing would ever flush a held event
         elif len(self._pending) >= self._max_pending:
@@ -85,9 +91,11 @@ class AccessLog:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        info, event = self._logger().info, self._event
-        for fields in pending:
+        emit, event, build = self._emitter(), self._event, self._build
+        for now, captured in pending:
             try:
-                info(event, **fields)
+                fields = build(captured) if build is not None else captured
+                fields["timestamp"] = now
+                emit(event, fields)
             except Exception:  # one unrenderable event must not take its batch with it
                 continue

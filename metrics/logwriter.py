@@ -102,6 +102,8 @@ class LineWriterFactory:
 
     ``access_processors``: the short processor chain for the per-request access event (see
     :func:`metrics.logging.access_logger`), or None to log it through the main chain.
+    ``level``: the configured minimum level (a stdlib number), for callers that bypass the
+    filtering bound logger.
     """
 
     def __init__(
@@ -109,9 +111,11 @@ class LineWriterFactory:
         stream: TextIO,
         flush_delay: float = DEFAULT_FLUSH_DELAY,
         access_processors: list[Any] | None = None,
+        level: int = logging.NOTSET,
     ) -> None:
         self.writer = LineWriter(stream, flush_delay)
         self.access_processors = access_processors
+        self.level = level
 
     def __call__(self, *args: object) -> LineWriter:
         return self.writer

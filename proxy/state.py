@@ -10,7 +10,7 @@ from aiohttp import web
 
 from config.settings import Settings
 from metrics.accesslog import AccessLog
-from metrics.logging import access_logger
+from metrics.logging import access_emitter
 from metrics.registry import Metrics
 from proxy.upstream import Upstream
 
@@ -27,7 +27,7 @@ class AppState:
     metrics: Metrics
     log: Any = field(default_factory=lambda: structlog.get_logger("videocache"))
     # The per-request access event: batched, with a logger of its own (short chain).
-    access_log: AccessLog = field(default_factory=lambda: AccessLog(access_logger))
+    access_log: AccessLog = field(default_factory=lambda: AccessLog(access_emitter))
     cache: CacheService | None = None
     watcher: Watcher | None = None
     # scope -> the request headers that authenticate it upstream. Memory only, on purpose:
