@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
 DEFAULT_DELAY = 0.05
 DEFAULT_MAX_PENDING = 1024
 
@@ -92,10 +94,15 @@ class AccessLog:
             return
         pending, self._pending = self._pending, []
         emit, event, build = self._emitter(), self._event, self._build
+        dropped: list[str] = []
         for now, captured in pending:
             try:
                 fields = build(captured) if build is not None else captured
                 fields["timestamp"] = now
                 emit(event, fields)
-            except Exception:  # one unrenderable event must not take its batch with it
-                continue
+            except Exception as exc:  # one bad event must not take its batch with it
+                dropped.append(repr(exc))
+        if dropped:  # but it must not vanish without a trace either
+            structlog.get_logger("videocache").error(
+                "access_log_events_dropped", count=len(dropped), first_error=dropped[0]
+            )

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from config.settings import Settings
 from metrics.accesslog import AccessLog
-from metrics.logging import access_emitter
 from metrics.registry import Metrics
 from proxy.upstream import Upstream
 
@@ -25,9 +24,9 @@ class AppState:
     settings: Settings
     upstream: Upstream
     metrics: Metrics
+    # The per-request access event, batched (build_app sets it up with its field builder).
+    access_log: AccessLog
     log: Any = field(default_factory=lambda: structlog.get_logger("videocache"))
-    # The per-request access event: batched, with a logger of its own (short chain).
-    access_log: AccessLog = field(default_factory=lambda: AccessLog(access_emitter))
     cache: CacheService | None = None
     watcher: Watcher | None = None
     # scope -> the request headers that authenticate it upstream. Memory only, on purpose:

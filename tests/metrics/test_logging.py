@@ -224,3 +224,23 @@ async def test_access_log_batches_and_keeps_each_request_time() -> None:
         "stranded",
         "later",
     ]
+
+
+async def test_access_log_reports_events_it_could_not_write() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+
+    def build(captured: object) -> dict[str, object]:
+        if captured == "bad":
+            raise ValueError("cannot build")
+        return {"request_id": captured}
+
+    log = AccessLog(access_emitter, build=build)
+    for item in ("a", "bad", "b"):
+        log.record(item)
+    log.flush()
+    flush_logs()
+    events = [orjson.loads(x) for x in stream.getvalue().splitlines()]
+    assert [e.get("request_id") for e in events if e["event"] == "request"] == ["a", "b"]
+    [dropped] = [e for e in events if e["event"] == "access_log_events_dropped"]
+    assert dropped["count"] == 1 and "cannot build" in dropped["first_error"]
