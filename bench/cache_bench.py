@@ -57,6 +57,7 @@ from passthrough import (
     HttpError,
     MiB,
     Server,
+    check_alive,
     cpu_model,
     download,
     fmt,
@@ -67,7 +68,9 @@ from passthrough import (
     proxy_cmd,
     start,
     stop_all,
+    supervised,
     wait_ready,
+    write_report,
 )
 
 from cache.controls import CacheControls
@@ -228,7 +231,7 @@ async def bench_http(
     plan: Plan, res: Results, sim: Server, logdir: Path, env: dict[str, str]
 ) -> None:
     servers: list[Server] = []
-    try:
+    with supervised(servers):
         port = free_port()
         data = logdir / "vc-http"
         proxy = start(
@@ -339,15 +342,7 @@ async def bench_http(
             + ", ".join(f"{k} {'ok' if v else 'FAIL'}" for k, v in res.ranges.items()),
             flush=True,
         )
-        for s in servers:
-            if s.proc.poll() is not None:
-                raise RuntimeError(f"{s.name} died:\n{s.tail()}")
-    except BaseException:
-        for s in servers:
-            print(f"--- {s.name} log tail ---\n{s.tail()}", file=sys.stderr)
-        raise
-    finally:
-        stop_all(servers)
+        check_alive(servers)
 
 
 # --------------------------------------------------------------------------- 2 and 3
@@ -601,7 +596,7 @@ async def bench_rss(
 ) -> None:
     servers: list[Server] = []
     upstream = f"http://{HOST}:{sim.port}"
-    try:
+    with supervised(servers):
         base_port = free_port()
         base = start(
             "videocache-nosemantic",
@@ -633,15 +628,7 @@ async def bench_rss(
             f"create {res.rss_hit_kind}), no-semantic empty {res.rss_base:.0f} MB",
             flush=True,
         )
-        for s in servers:
-            if s.proc.poll() is not None:
-                raise RuntimeError(f"{s.name} died:\n{s.tail()}")
-    except BaseException:
-        for s in servers:
-            print(f"--- {s.name} log tail ---\n{s.tail()}", file=sys.stderr)
-        raise
-    finally:
-        stop_all(servers)
+        check_alive(servers)
 
 
 # --------------------------------------------------------------------------- report
@@ -912,11 +899,7 @@ def main() -> int:
         stop_all(servers)
         shutil.rmtree(tmp, ignore_errors=True)
     table = render(res, plan, args.quick, time.perf_counter() - started)
-    print()
-    print(table)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    print(f"written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    write_report(table, output)
     return 0
 
 

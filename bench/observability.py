@@ -46,6 +46,7 @@ from passthrough import (
     Conn,
     HttpError,
     Server,
+    check_alive,
     cpu_model,
     fmt,
     free_port,
@@ -56,8 +57,10 @@ from passthrough import (
     proxy_cmd,
     start,
     stop_all,
+    supervised,
     throughput_run,
     wait_ready,
+    write_report,
 )
 
 from cache.service import CacheConfig, CacheService
@@ -318,7 +321,7 @@ def count_request_lines(log: Path) -> tuple[int, int]:
 async def run(plan: Plan, res: Results, tmp: Path, env: dict[str, str]) -> None:
     servers: list[Server] = []
     py = sys.executable
-    try:
+    with supervised(servers):
         sim_port = free_port()
         upstream = f"http://{HOST}:{sim_port}"
         sim_cmd = [py, "-m", "simulator", "--host", HOST, "--port", str(sim_port)]
@@ -359,15 +362,7 @@ async def run(plan: Plan, res: Results, tmp: Path, env: dict[str, str]) -> None:
         servers.append(empty)
         await wait_ready(empty, "/healthz")
         await bench_scrapes(plan, res, big, empty)
-        for s in servers:
-            if s.proc.poll() is not None and s not in (on, off, off_b):
-                raise RuntimeError(f"{s.name} died during the run:\n{s.tail()}")
-    except BaseException:
-        for s in servers:
-            print(f"--- {s.name} log tail ---\n{s.tail()}", file=sys.stderr)
-        raise
-    finally:
-        stop_all(servers)
+        check_alive(servers, skip=(on, off, off_b))
 
 
 def main() -> int:
@@ -392,11 +387,7 @@ def main() -> int:
         finally:
             loop.close()
     table = render(res, plan, args.quick, time.perf_counter() - started)
-    print()
-    print(table)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    print(f"written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    write_report(table, output)
     return 0
 
 

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +148,36 @@ def stop_all(servers: list[Server]) -> None:
         except subprocess.TimeoutExpired:
             s.proc.kill()
             s.proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def supervised(servers: list[Server]) -> Iterator[None]:
+    """Stop every server when the block ends; if it fails, print each one's log tail first
+    (a benchmark's error is usually in a server's log, not in the traceback)."""
+    try:
+        yield
+    except BaseException:
+        for s in servers:
+            print(f"--- {s.name} log tail ---\n{s.tail()}", file=sys.stderr)
+        raise
+    finally:
+        stop_all(servers)
+
+
+def check_alive(servers: list[Server], skip: tuple[Server, ...] = ()) -> None:
+    """Fail the run if a server (other than those in ``skip``, stopped on purpose) exited."""
+    for s in servers:
+        if s not in skip and s.proc.poll() is not None:
+            raise RuntimeError(f"{s.name} died during the run:\n{s.tail()}")
+
+
+def write_report(table: str, output: Path) -> None:
+    """Print the results table and keep it in ``output``."""
+    print()
+    print(table)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    print(f"written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
 
 
 # --------------------------------------------------------------------------- raw client
@@ -686,7 +717,7 @@ def main() -> int:
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="vc-bench-") as tmp:
         logdir = Path(tmp)
-        try:
+        with supervised(servers):
             sim_port, bare_port, vc_port = free_port(), free_port(), free_port()
             while len({sim_port, bare_port, vc_port}) < 3:
                 bare_port, vc_port = free_port(), free_port()
@@ -737,21 +768,9 @@ def main() -> int:
                 res = loop.run_until_complete(bench(plan, by_name))
             finally:
                 loop.close()
-            for s in servers:
-                if s.proc.poll() is not None:
-                    raise RuntimeError(f"{s.name} died during the run:\n{s.tail()}")
-        except BaseException:
-            for s in servers:
-                print(f"--- {s.name} log tail ---\n{s.tail()}", file=sys.stderr)
-            raise
-        finally:
-            stop_all(servers)
+            check_alive(servers)
     table = render(res, plan, args.quick, loop_name)
-    print()
-    print(table)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    print(f"written to {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    write_report(table, output)
     return 0
 
 
