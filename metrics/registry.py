@@ -14,7 +14,6 @@ processes each exports its own numbers.
 
 from __future__ import annotations
 
-import contextlib
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -300,26 +299,6 @@ class Metrics:
             self.watched_jobs.labels(status)
 
     # -- HTTP ------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def in_flight(self, route: str) -> Iterator[None]:
-        """Count a request in ``videocache_requests_in_flight`` while the block runs."""
-        self.http.enter(route)
-        try:
-            yield
-        finally:
-            self.http.leave(route)
-
-    def observe_request(
-        self,
-        route: str,
-        method: str,
-        status: int | str,
-        total_seconds: float,
-        upstream_seconds: float = 0.0,
-    ) -> None:
-        """Record one finished request: count, total, upstream and overhead latency."""
-        self.http.observe(route, method, status, total_seconds, upstream_seconds)
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors.labels(bounded(kind, UPSTREAM_ERROR_KINDS)).inc()

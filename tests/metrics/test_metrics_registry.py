@@ -30,7 +30,7 @@ def samples(metrics: Metrics, name: str) -> list[tuple[dict[str, str], float]]:
 def test_raw_paths_collapse_into_one_other_series() -> None:
     metrics = Metrics()
     for i in range(1000):
-        metrics.observe_request(f"/v1/videos/video_{i}/content", "GET", 200, 0.01)
+        metrics.http.observe(f"/v1/videos/video_{i}/content", "GET", 200, 0.01, 0.0)
     series = samples(metrics, "videocache_requests_total")
     assert series == [({"route": "other", "method": "GET", "status": "200"}, 1000.0)]
     buckets = samples(metrics, "videocache_request_duration_seconds_bucket")
@@ -40,7 +40,7 @@ def test_raw_paths_collapse_into_one_other_series() -> None:
 def test_templates_are_kept_and_other_labels_bounded() -> None:
     assert all(route_label(t) == t for t in ROUTE_TEMPLATES)
     metrics = Metrics()
-    metrics.observe_request("/v1/videos/{id}", "frobnicate", 999, 2.0, upstream_seconds=1.5)
+    metrics.http.observe("/v1/videos/{id}", "frobnicate", 999, 2.0, 1.5)
     metrics.cache_lookup("weird")
     metrics.upstream_error("gremlins")
     [(labels, _)] = samples(metrics, "videocache_requests_total")
@@ -54,7 +54,7 @@ def test_templates_are_kept_and_other_labels_bounded() -> None:
 
 def test_each_instance_owns_its_registry() -> None:
     a, b = Metrics(), Metrics()  # would raise "Duplicated timeseries" on a shared registry
-    a.observe_request("/healthz", "GET", 200, 0.001)
+    a.http.observe("/healthz", "GET", 200, 0.001, 0.0)
     assert a.registry is not b.registry
     assert samples(b, "videocache_requests_total") == []
     assert REGISTRY.get_sample_value("videocache_requests_total") is None
@@ -125,14 +125,15 @@ def test_watched_jobs_and_in_flight() -> None:
     metrics.set_watched_jobs({"queued": 2, "in_progress": 3, "mystery": 1})
     jobs = {labels["status"]: v for labels, v in samples(metrics, "videocache_watched_jobs")}
     assert jobs == {"queued": 2, "in_progress": 3, "completed": 0, "failed": 0, "other": 1}
-    with metrics.in_flight("/v1/videos"):
-        assert samples(metrics, "videocache_requests_in_flight") == [({"route": "/v1/videos"}, 1)]
+    metrics.http.enter("/v1/videos")
+    assert samples(metrics, "videocache_requests_in_flight") == [({"route": "/v1/videos"}, 1)]
+    metrics.http.leave("/v1/videos")
     assert samples(metrics, "videocache_requests_in_flight") == [({"route": "/v1/videos"}, 0)]
 
 
 def test_histograms_have_the_promised_buckets() -> None:
     metrics = Metrics()
-    metrics.observe_request("/v1/videos", "POST", 200, 1.0, upstream_seconds=0.9)
+    metrics.http.observe("/v1/videos", "POST", 200, 1.0, 0.9)
     metrics.cache_lookup("semantic_hit", similarity=0.93)
     metrics.embedding_batch(0.01, 4)
 

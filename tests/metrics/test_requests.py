@@ -56,7 +56,7 @@ def test_same_exposition_as_prometheus_client_for_the_same_observations() -> Non
         route = rng.choice(routes)
         status = rng.choice([200, 404, 502])
         up = value * rng.choice([0.0, 0.5, 0.99])
-        ours.observe_request(route, "GET", status, value, up)
+        ours.http.observe(route, "GET", status, value, up)
         count.labels(route, "GET", str(status)).inc()
         total.labels(route).observe(value)
         if up > 0:
@@ -92,7 +92,7 @@ def test_in_flight_counts_up_and_down_per_route() -> None:
 
 def test_created_series_like_prometheus_client() -> None:
     metrics = Metrics()
-    metrics.observe_request("/v1/videos", "POST", 200, 0.2, 0.1)
+    metrics.http.observe("/v1/videos", "POST", 200, 0.2, 0.1)
     names = {
         s.name
         for family in text_string_to_metric_families(metrics.render()[0].decode())
@@ -104,8 +104,8 @@ def test_created_series_like_prometheus_client() -> None:
 
 def test_nan_is_not_counted() -> None:
     metrics = Metrics()
-    metrics.observe_request("/v1/videos", "GET", 200, float("nan"), 0.0)
-    metrics.observe_request("/v1/videos", "GET", 200, 0.5, 0.25)
+    metrics.http.observe("/v1/videos", "GET", 200, float("nan"), 0.0)
+    metrics.http.observe("/v1/videos", "GET", 200, 0.5, 0.25)
     got = parsed(metrics.render()[0], REQUEST_FAMILIES)
     key = ("videocache_request_duration_seconds_count", (("route", "/v1/videos"),))
     assert got[key] == 1.0
