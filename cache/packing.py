@@ -1,0 +1,159 @@
+"""Padding-free batches for BERT-family sentence encoders: a batch runs as one packed sequence.
+
+Why: a padded batch of 16 video prompts is about a fifth padding, and every linear layer,
+GELU and LayerNorm pays for those tokens; on a 2-core CPU the linear layers already run near
+the cores' peak, so padding is the largest waste left in a batch. Packing concatenates the
+batch's token ids into one row (position ids restart at 0 for every prompt), so those layers
+see only real tokens, and attention runs per prompt over its own slice of the row. Each
+prompt's vector is what the padded forward (and ``SentenceTransformer.encode``) computes, to
+float32 rounding; `packed_forward` checks that on the loaded model before it is used.
+
+Attention is swapped through transformers' documented extension point, AttentionInterface,
+under one name. Without the packing argument the function is transformers' own SDPA
+attention, so a model switched to it behaves as before for every other caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+ATTENTION_NAME = "videocache_packed"
+SEGMENTS_ARG = "videocache_segments"  # forwarded by the model to each attention call
+
+# (unit vectors, token counts without special tokens and before truncation)
+Encoded = tuple[np.ndarray, list[int]]
+Forward = Callable[[list[str]], Encoded]
+
+# Short, long, empty and truncated prompts: what packing has to get right (positions
+# restarting, segment bounds, special tokens, truncation) shows on any of them.
+PROBES = (
+    "A red car driving down a highway at night",
+    "x",
+    "",
+    "Slow dolly shot of three origami cranes on a windowsill, morning light, 35mm film.",
+    " ".join(["word"] * 300),
+)
+
+
+def _packed_sdpa(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """Attention per prompt over its slice of the packed row; plain SDPA otherwise."""
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    segments: Sequence[tuple[int, int]] | None = kwargs.pop(SEGMENTS_ARG, None)
+    if segments is None:
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    parts = [
+        sdpa(
+            query[:, :, start:end],
+            key[:, :, start:end],
+            value[:, :, start:end],
+            dropout_p=dropout,
+            scale=scaling,
+        )
+        for start, end in segments
+    ]
+    out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+    # (batch, heads, tokens, head_dim) -> (batch, tokens, heads, head_dim), as SDPA's own does.
+    return out.transpose(1, 2), None
+
+
+def register_attention() -> None:
+    """Make ATTENTION_NAME known to transformers (idempotent: a registry write)."""
+    from transformers import AttentionInterface, AttentionMaskInterface
+    from transformers.masking_utils import sdpa_mask
+
+    AttentionInterface.register(ATTENTION_NAME, _packed_sdpa)
+    # The fallback path gets padded batches with an attention mask, built as for SDPA.
+    AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
+
+
+def supports_packing(network: Any) -> bool:
+    """A BERT encoder with absolute positions on SDPA attention: what packing was built for.
+
+    Other architectures (relative positions, rotary embeddings, decoders) would need their
+    own position handling, so they keep the padded forward.
+    """
+    config = getattr(network, "config", None)
+    return (
+        config is not None
+        and getattr(config, "model_type", None) == "bert"
+        and not getattr(config, "is_decoder", False)
+        and getattr(config, "position_embedding_type", "absolute") == "absolute"
+        # "sdpa", or already switched to ours (which is SDPA without the packing argument)
+        and getattr(config, "_attn_implementation", None) in ("sdpa", ATTENTION_NAME)
+        and callable(getattr(network, "set_attn_implementation", None))
+    )
+
+
+def packed_forward(
+    tokenizer: Any, network: Any, max_length: Callable[[], int], padded: Forward
+) -> Forward | None:
+    """A packed version of `padded` (same inputs, same outputs), or None when the network is
+    not one packing supports or its vectors differ from `padded`'s on PROBES."""
+    if not supports_packing(network):
+        return None
+    import torch
+
+    specials = tokenizer.num_special_tokens_to_add(pair=False)
+
+    def forward(texts: list[str]) -> Encoded:
+        limit = max_length()  # read per call, as encode() does
+        ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
+        lengths = [len(row) for row in ids]
+        if min(lengths) == 0:  # a tokenizer without special tokens, an empty prompt
+            return padded(texts)
+        counts = [n - specials for n in lengths]
+        cut = [i for i, n in enumerate(lengths) if n >= limit]
+        if cut:  # only truncated prompts need a second look for their full length
+            full = tokenizer([texts[i] for i in cut], add_special_tokens=False, verbose=False)[
+                "input_ids"
+            ]
+            for i, row in zip(cut, full, strict=True):
+                counts[i] = len(row)
+        sizes = torch.tensor(lengths)
+        starts = torch.cumsum(sizes, 0) - sizes
+        input_ids = torch.tensor(list(itertools.chain.from_iterable(ids))).unsqueeze(0)
+        positions = torch.arange(input_ids.shape[1]) - starts.repeat_interleave(sizes)
+        bounds = list(itertools.pairwise([0, *itertools.accumulate(lengths)]))
+        with torch.inference_mode():
+            hidden = network(
+                input_ids=input_ids,
+                token_type_ids=torch.zeros_like(input_ids),
+                position_ids=positions.unsqueeze(0),
+                **{SEGMENTS_ARG: bounds},
+            ).last_hidden_state[0]
+            segment = torch.arange(len(texts)).repeat_interleave(sizes)
+            sums = hidden.new_zeros(len(texts), hidden.shape[1]).index_add_(0, segment, hidden)
+            pooled = sums / sizes.unsqueeze(1).to(hidden.dtype)
+            vectors = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        return vectors, counts
+
+    register_attention()
+    network.set_attn_implementation(ATTENTION_NAME)
+    try:
+        got_vectors, got_counts = forward(list(PROBES))
+        want_vectors, want_counts = padded(list(PROBES))
+        agrees = got_counts == want_counts and bool(np.abs(got_vectors - want_vectors).max() < 1e-5)
+    except Exception:  # any surprise in this model's internals: keep the padded path
+        agrees = False
+    if not agrees:
+        network.set_attn_implementation("sdpa")
+        return None
+    return forward
