@@ -16,13 +16,13 @@ attention, so a model switched to it behaves as before for every other caller.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 ATTENTION_NAME = "videocache_packed"
-SEGMENTS_ARG = "videocache_segments"  # forwarded by the model to each attention call
+SEGMENTS_ARG = "videocache_lengths"  # forwarded by the model to each attention call
 
 # (unit vectors, token counts without special tokens and before truncation)
 Encoded = tuple[np.ndarray, list[int]]
@@ -53,25 +53,25 @@ def _packed_sdpa(
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    segments: Sequence[tuple[int, int]] | None = kwargs.pop(SEGMENTS_ARG, None)
-    if segments is None:
+    lengths: list[int] | None = kwargs.pop(SEGMENTS_ARG, None)
+    if lengths is None:
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
     sdpa = torch.nn.functional.scaled_dot_product_attention
     parts = [
-        sdpa(
-            query[:, :, start:end],
-            key[:, :, start:end],
-            value[:, :, start:end],
-            dropout_p=dropout,
-            scale=scaling,
+        # (batch, heads, tokens, head_dim) -> (batch, tokens, heads, head_dim), as SDPA's own
+        sdpa(q, k, v, dropout_p=dropout, scale=scaling).transpose(1, 2)
+        for q, k, v in zip(
+            query.split(lengths, dim=2),
+            key.split(lengths, dim=2),
+            value.split(lengths, dim=2),
+            strict=True,
         )
-        for start, end in segments
     ]
-    out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
-    # (batch, heads, tokens, head_dim) -> (batch, tokens, heads, head_dim), as SDPA's own does.
-    return out.transpose(1, 2), None
+    # One copy into a contiguous (batch, tokens, heads * head_dim) layout: the caller's
+    # reshape is then free.
+    return torch.cat(parts, dim=1), None
 
 
 def register_attention() -> None:
@@ -131,13 +131,12 @@ def packed_forward(
         starts = torch.cumsum(sizes, 0) - sizes
         input_ids = torch.tensor(list(itertools.chain.from_iterable(ids))).unsqueeze(0)
         positions = torch.arange(input_ids.shape[1]) - starts.repeat_interleave(sizes)
-        bounds = list(itertools.pairwise([0, *itertools.accumulate(lengths)]))
         with torch.inference_mode():
             hidden = network(
                 input_ids=input_ids,
                 token_type_ids=torch.zeros_like(input_ids),
                 position_ids=positions.unsqueeze(0),
-                **{SEGMENTS_ARG: bounds},
+                **{SEGMENTS_ARG: lengths},
             ).last_hidden_state[0]
             segment = torch.arange(len(texts)).repeat_interleave(sizes)
             sums = hidden.new_zeros(len(texts), hidden.shape[1]).index_add_(0, segment, hidden)
