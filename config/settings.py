@@ -72,6 +72,10 @@ class Settings(BaseModel):
     )
     cache_semantic: bool = True
     embedding_model: str | None = None
+    # 16: where a batch's cost per prompt stops falling on 2 cores (bench/cache_bench.py);
+    # a full batch starts at once, a smaller one waits up to the window for company.
+    embedding_max_batch: int = Field(16, ge=1, le=256)
+    embedding_batch_wait_ms: float = Field(2.0, ge=0, le=1000)
     watch_interval: float = Field(2.0, gt=0)
     prices: dict[str, float] = Field(default_factory=_default_prices)
     admin_token: str | None = None

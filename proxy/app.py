@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cache.embedder import Embedder
+from cache.embedder import Embedder, SentenceTransformerEmbedder
 from config.settings import Settings
 from metrics.accesslog import AccessLog
 from metrics.logging import access_emitter, flush_logs
@@ -184,6 +184,17 @@ async def _start_metrics_port(settings: Settings, state: AppState) -> web.AppRun
     return runner
 
 
+def own_embedder(settings: Settings, metrics: Metrics) -> SentenceTransformerEmbedder:
+    """The embedder a proxy builds for itself (tests share one loaded model instead).
+    Nothing is loaded until its start()."""
+    return SentenceTransformerEmbedder(
+        settings.embedding_model,
+        max_batch=settings.embedding_max_batch,
+        max_wait_ms=settings.embedding_batch_wait_ms,
+        on_batch=lambda size, secs: metrics.embedding_batch(secs, size),
+    )
+
+
 def _build_cache(settings: Settings, state: AppState, embedder: Embedder | None) -> None:
     from cache.service import CacheConfig, CacheService
     from proxy.watcher import Watcher
@@ -191,12 +202,7 @@ def _build_cache(settings: Settings, state: AppState, embedder: Embedder | None)
     if embedder is not None and getattr(embedder, "on_batch", False) is None:
         embedder.on_batch = lambda size, secs: state.metrics.embedding_batch(secs, size)  # type: ignore[attr-defined]
     if embedder is None and settings.cache_semantic:
-        from cache.embedder import SentenceTransformerEmbedder
-
-        embedder = SentenceTransformerEmbedder(
-            settings.embedding_model,
-            on_batch=lambda size, secs: state.metrics.embedding_batch(secs, size),
-        )
+        embedder = own_embedder(settings, state.metrics)
     config = CacheConfig(
         threshold=settings.cache_threshold,
         ttl=settings.cache_ttl,

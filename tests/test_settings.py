@@ -39,6 +39,8 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
         ({"environ": {"VIDEOCACHE_PORT": "eighty"}}, "invalid setting port"),
         ({"environ": {"VIDEOCACHE_NOPE": "1"}}, "VIDEOCACHE_NOPE"),
         ({"environ": {"VIDEOCACHE_UPSTREAM_FLAVOR": "litellm"}}, "upstream_flavor"),
+        ({"overrides": {"embedding_max_batch": 0}}, "invalid setting embedding_max_batch"),
+        ({"environ": {"VIDEOCACHE_EMBEDDING_BATCH_WAIT_MS": "-1"}}, "embedding_batch_wait_ms"),
     ],
 )
 def test_invalid_settings_name_the_setting(layers: dict, needle: str) -> None:
@@ -76,3 +78,15 @@ def test_cli_invalid_setting_is_one_line(args: list[str], needle: str) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert needle in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_embedding_batch_settings_reach_the_embedder() -> None:
+    from metrics.registry import Metrics
+    from proxy.app import own_embedder
+
+    env = {"VIDEOCACHE_EMBEDDING_MAX_BATCH": "8", "VIDEOCACHE_EMBEDDING_BATCH_WAIT_MS": "5"}
+    embedder = own_embedder(load_settings(None, {}, environ=env), Metrics(version="t"))
+    assert (embedder.max_batch, embedder.max_wait) == (8, 0.005)
+    assert embedder.model is None  # nothing loaded before start()
+    defaults = own_embedder(load_settings(None, {}, environ={}), Metrics(version="t"))
+    assert (defaults.max_batch, defaults.max_wait) == (16, 0.002)

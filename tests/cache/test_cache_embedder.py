@@ -168,3 +168,27 @@ async def test_packing_is_refused_when_it_disagrees(embedder: SentenceTransforme
     finally:
         assert mean_pooling_forward(model) is not None
     assert network.config._attn_implementation == ATTENTION_NAME
+
+
+async def test_numpy_blas_is_kept_off_the_model_cores(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """OpenBLAS's idle workers busy-wait: with the model loaded they are limited to one."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "numpy's BLAS should be visible to threadpoolctl"
+    assert all(pool["num_threads"] == 1 for pool in blas)
+
+
+async def test_model_calls_can_run_in_the_embedder_thread(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    import threading
+
+    names = await asyncio.gather(
+        embedder.run_in_model_thread(lambda: threading.current_thread().name),
+        embedder.embed("a cat"),
+        embedder.run_in_model_thread(lambda: threading.current_thread().name),
+    )
+    assert names[0] == names[2] and names[0].startswith("embedder")
