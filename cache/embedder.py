@@ -272,9 +272,13 @@ class SentenceTransformerEmbedder:
 
     async def _next_batch(self) -> list[_Request]:
         assert self._queue is not None
+        # Requests already queued have waited through the previous encode: they go now.
+        # New arrivals form the next batch while this one encodes, so under sustained load
+        # the window would only leave the cores idle.
+        backlog = not self._queue.empty()
         batch = [await self._queue.get()]
         self._drain_into(batch)
-        if len(batch) < self.max_batch and self.max_wait > 0:
+        if len(batch) < self.max_batch and self.max_wait > 0 and not backlog:
             # Wait for company only under load: one loop tick first, and the full window
             # only when more requests are arriving. A lone request so pays no 2 ms sleep.
             # (A short sleep rather than wait_for(queue.get()): cancelling a get() in a

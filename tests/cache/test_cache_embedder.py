@@ -192,3 +192,23 @@ async def test_model_calls_can_run_in_the_embedder_thread(
         embedder.run_in_model_thread(lambda: threading.current_thread().name),
     )
     assert names[0] == names[2] and names[0].startswith("embedder")
+
+
+async def test_a_backlog_does_not_wait_for_the_batch_window(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """Requests that queued during an encode start as soon as it ends, window or not."""
+    patient = SentenceTransformerEmbedder(model=embedder.model, max_wait_ms=5000)
+    await patient.start()
+    try:
+        # A full batch starts at once; the three after it queue while it encodes.
+        first = asyncio.gather(*(patient.embed(f"a cat number {i}") for i in range(16)))
+        await asyncio.sleep(0.01)
+        started = time.perf_counter()
+        later = await asyncio.gather(*(patient.embed(f"a dog number {i}") for i in range(3)))
+        waited = time.perf_counter() - started
+        assert len(await first) == 16 and len(later) == 3
+        assert patient.last_batch_size == 3
+        assert waited < 2.5  # the 5 s window would have held them
+    finally:
+        await patient.close()
