@@ -18,7 +18,8 @@ Everything is measured in one run, each metric against a baseline taken in the s
 3. 16 concurrent misses: SentenceTransformerEmbedder with the proxy's defaults (batches of up
    to 16, 2 ms window), 16 prompts gathered (one batch) vs the same 16 awaited one at a time
    (16 batches of one), rounds interleaved; the ratio is the median of the rounds' ratios.
-   Target >= 3x prompts/s.
+   Target >= 3x prompts/s. Also the cost per prompt of one model call by batch size (1-32),
+   which is what the default batch cap of 16 rests on.
 4. Download of a cached video (hit's minted id, FileResponse from the blob store) vs
    bench/bare_file_server.py serving the very same file; MB/s, rounds interleaved;
    target >= 0.8x. Plus Range correctness (bytes=1000-1999, bytes=-500).
@@ -90,6 +91,7 @@ ADMIN_TOKEN = "bench-admin-token"
 HIT_PROMPT = "A red fox trotting through fresh snow at dawn, cinematic, slow dolly in."
 DIM = 384
 # The searched bucket is OpenAI's defaults; the others vary seconds and size.
+BATCH_SWEEP = (1, 4, 8, 16, 24, 32)  # batch sizes whose cost per prompt item 3 reports
 BUCKET_PARAMS = [
     (s, z) for s in ("4", "8", "12") for z in ("720x1280", "1280x720", "1024x1792", "1792x1024")
 ][:10]
@@ -104,6 +106,7 @@ class Plan:
     entries: int
     lookups: int
     batch_rounds: int
+    sweep_rounds: int
     dl_rounds: int
 
 
@@ -115,6 +118,7 @@ FULL = Plan(
     entries=100_000,
     lookups=150,
     batch_rounds=30,
+    sweep_rounds=6,
     dl_rounds=3,
 )
 QUICK = Plan(
@@ -125,6 +129,7 @@ QUICK = Plan(
     entries=5_000,
     lookups=30,
     batch_rounds=3,
+    sweep_rounds=1,
     dl_rounds=2,
 )
 
@@ -149,6 +154,7 @@ class Results:
     conc_pps: list[float] = field(default_factory=list)
     seq_pps: list[float] = field(default_factory=list)
     conc_encodes: list[int] = field(default_factory=list)
+    sweep_ms: dict[int, list[float]] = field(default_factory=dict)
     seq_encodes: list[int] = field(default_factory=list)
     # item 4
     proxy_mbps: list[float] = field(default_factory=list)
@@ -386,6 +392,19 @@ async def bench_batching(
     print(
         f"    gather {statistics.median(res.conc_pps):.0f} prompts/s, sequential "
         f"{statistics.median(res.seq_pps):.0f} prompts/s",
+        flush=True,
+    )
+    # Cost per prompt by batch size (one model call each, in the embedder's thread): where
+    # it stops falling is the default batch cap (embedding_max_batch).
+    for rnd in range(plan.sweep_rounds):
+        for size in BATCH_SWEEP if rnd % 2 == 0 else BATCH_SWEEP[::-1]:
+            texts = [next(pool) for _ in range(size)]
+            t0 = time.perf_counter()
+            await embedder.run_in_model_thread(partial(embedder.encode_batch, texts))
+            res.sweep_ms.setdefault(size, []).append((time.perf_counter() - t0) * 1000 / size)
+    print(
+        "    ms a prompt by batch size: "
+        + ", ".join(f"{n}: {statistics.median(v):.2f}" for n, v in res.sweep_ms.items()),
         flush=True,
     )
 
@@ -808,6 +827,9 @@ def render(res: Results, plan: Plan, quick: bool, total_s: float) -> str:
                 [c / s for c, s in zip(res.conc_pps, res.seq_pps, strict=True)], n=4
             )
         ),
+        "- 3: ms a prompt by batch size (one model call, median of "
+        f"{len(next(iter(res.sweep_ms.values()), []))} rounds): "
+        + ", ".join(f"{n}: {statistics.median(v):.2f}" for n, v in res.sweep_ms.items()),
         "- 4: MB/s per round proxy "
         + ", ".join(f"{v:.0f}" for v in res.proxy_mbps)
         + "; bare "

@@ -305,7 +305,9 @@ class SentenceTransformerEmbedder:
             texts = [r.text for r in batch]
             started = time.perf_counter()
             try:
-                vectors, tokens = await loop.run_in_executor(self._executor, self._encode, texts)
+                vectors, tokens = await loop.run_in_executor(
+                    self._executor, self.encode_batch, texts
+                )
             except asyncio.CancelledError:
                 for request in batch:
                     if not request.future.done():
@@ -326,8 +328,9 @@ class SentenceTransformerEmbedder:
             if self.on_batch is not None:
                 self.on_batch(len(batch), seconds)
 
-    def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
-        """Runs in the embedder thread."""
+    def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
+        """One model call for `texts` (blocking): what the worker runs for each batch, in
+        the embedder thread. Unit vectors and token counts, in order."""
         if self._forward is not None:
             matrix, counts = self._forward(texts)
         else:
