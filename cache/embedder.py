@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from cache.packing import Encoded, Forward, packed_forward
+from cache.packing import ATTENTION_NAME, Encoded, Forward, packed_forward
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PROVIDER_NAME = "sentence-transformers"
@@ -191,6 +191,18 @@ class SentenceTransformerEmbedder:
     def model(self) -> Any:
         """The loaded SentenceTransformer (None before load()), to share with another."""
         return self._model
+
+    @property
+    def encoding(self) -> str:
+        """How batches run: "packed" (padding-free, cache/packing.py), "padded" (this
+        module's forward) or "encode" (sentence-transformers' own); "" before loading."""
+        if self._model is None:
+            return ""
+        if self._forward is None:
+            return "encode"
+        config = getattr(self._model[0].auto_model, "config", None)
+        packed = getattr(config, "_attn_implementation", None) == ATTENTION_NAME
+        return "packed" if packed else "padded"
 
     def load(self) -> None:
         """Load the model (blocking, ~5 s for the import): call from a thread, not the loop.

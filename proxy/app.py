@@ -253,7 +253,16 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
             if state.cache.embedder is not None:
                 start = getattr(state.cache.embedder, "start", None)
                 if start is not None:
+                    started = time.perf_counter()
                     await start()
+                    found = state.cache.embedder
+                    state.log.info(
+                        "embedder_ready",
+                        model=found.model_name,
+                        encoding=getattr(found, "encoding", ""),
+                        max_batch=getattr(found, "max_batch", None),
+                        seconds=round(time.perf_counter() - started, 2),
+                    )
             await state.watcher.start()
         yield
         try:

@@ -118,6 +118,7 @@ async def test_other_module_stacks_fall_back_to_encode(
         got = await other.embed(TEXTS[0])
     finally:
         await other.close()
+    assert other.encoding == "encode"
     want = cls_model.encode([TEXTS[0]], normalize_embeddings=True, show_progress_bar=False)[0]
     assert np.abs(got.vector - want).max() < 1e-5
     mean = (await embedder.embed(TEXTS[0])).vector
@@ -127,6 +128,7 @@ async def test_other_module_stacks_fall_back_to_encode(
 async def test_batches_are_packed_without_padding(embedder: SentenceTransformerEmbedder) -> None:
     network = embedder.model[0].auto_model
     assert network.config._attn_implementation == ATTENTION_NAME  # the packed path is on
+    assert embedder.encoding == "packed"
     # A prompt's vector does not depend on the batch it was packed with.
     alone = (await embedder.embed(TEXTS[0])).vector
     neighbours = [TEXTS[6], "x", TEXTS[3], "a much longer prompt about a dragon " * 8]

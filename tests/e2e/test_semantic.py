@@ -95,3 +95,16 @@ async def test_semantic_controls(
     assert len([r for r in sim_requests(sim) if r.method == "POST"]) == 4
     await alice.close()
     await bob.close()
+
+
+async def test_start_up_logs_how_the_embedder_encodes(
+    start_proxy: ServerFactory, sim: TestServer, embedder: Any
+) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        await semantic_proxy(start_proxy, sim, embedder)
+    ready = [event for event in logs if event["event"] == "embedder_ready"]
+    assert len(ready) == 1
+    assert ready[0]["encoding"] == "packed"  # the shipped model runs padding-free batches
+    assert ready[0]["model"] == "all-MiniLM-L6-v2" and ready[0]["max_batch"] == 16
