@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from cache.packing import ATTENTION_NAME, Encoded, Forward, packed_forward
+from cache.packing import Encoded, Forward, packed_forward
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PROVIDER_NAME = "sentence-transformers"
@@ -66,10 +66,11 @@ def limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")  # a plain call: the limit stays in place
 
 
-def mean_pooling_forward(model: Any) -> Forward | None:
+def mean_pooling_forward(model: Any) -> tuple[Forward, str] | None:
     """For the usual Transformer -> mean Pooling -> Normalize stack (all-MiniLM-L6-v2 is
     one): a function computing what ``model.encode(texts, normalize_embeddings=True)``
-    does, by tokenising and running the transformer directly, and each text's token count.
+    does, by tokenising and running the transformer directly, and each text's token count;
+    with it "packed" or "padded", how it runs batches.
     None for any other stack (another pooling, a default prompt, lower-casing, a non-torch
     backend), which then goes through ``encode``. BERT encoders get the padding-free
     version from cache/packing.py once it has shown it computes the same vectors.
@@ -130,7 +131,7 @@ def mean_pooling_forward(model: Any) -> Forward | None:
         return vectors, token_counts(tokenizer, texts)
 
     packed = packed_forward(tokenizer, network, lambda: transformer.max_seq_length, padded)
-    return packed or padded
+    return (packed, "packed") if packed is not None else (padded, "padded")
 
 
 def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
@@ -176,7 +177,9 @@ class SentenceTransformerEmbedder:
         # An already loaded SentenceTransformer may be shared (tests, several apps in one
         # process): loading costs seconds and hundreds of MB.
         self._model: Any = model
-        self._forward = mean_pooling_forward(model) if model is not None else None
+        # Chosen in load(), in the embedder thread: choosing runs the model (probes).
+        self._forward: Forward | None = None
+        self._encoding = ""
         # One thread: torch already parallelises inside an encode, and a single thread keeps
         # batches in order and the model free of concurrent use.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
@@ -195,18 +198,13 @@ class SentenceTransformerEmbedder:
     @property
     def encoding(self) -> str:
         """How batches run: "packed" (padding-free, cache/packing.py), "padded" (this
-        module's forward) or "encode" (sentence-transformers' own); "" before loading."""
-        if self._model is None:
-            return ""
-        if self._forward is None:
-            return "encode"
-        config = getattr(self._model[0].auto_model, "config", None)
-        packed = getattr(config, "_attn_implementation", None) == ATTENTION_NAME
-        return "packed" if packed else "padded"
+        module's forward) or "encode" (sentence-transformers' own); "" before load()."""
+        return self._encoding
 
     def load(self) -> None:
         """Load the model (blocking, ~5 s for the import): call from a thread, not the loop.
-        Then limit numpy's BLAS to one thread (`limit_blas_threads`)."""
+        Then choose how batches run (`mean_pooling_forward` probes the model, so this too
+        belongs off the loop) and limit numpy's BLAS to one thread (`limit_blas_threads`)."""
         if self._model is None:
             # No hub access here or in many deployments: fail fast instead of retrying.
             os.environ["HF_HUB_OFFLINE"] = "1"
@@ -220,7 +218,9 @@ class SentenceTransformerEmbedder:
             path = self.model_path or default_model_path()
             self._model = SentenceTransformer(path, device="cpu")
             self._model.eval()
-            self._forward = mean_pooling_forward(self._model)
+        if not self._encoding:
+            chosen = mean_pooling_forward(self._model)
+            self._forward, self._encoding = chosen if chosen is not None else (None, "encode")
         # After the imports: sentence-transformers brings scipy, which has its own OpenBLAS.
         limit_blas_threads()
 
@@ -342,7 +342,9 @@ class SentenceTransformerEmbedder:
 
     def encode_batch(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         """One model call for `texts` (blocking): what the worker runs for each batch, in
-        the embedder thread. Unit vectors and token counts, in order."""
+        the embedder thread, after load(). Unit vectors and token counts, in order."""
+        if not texts:
+            raise ValueError("encode_batch needs at least one text")
         if self._forward is not None:
             matrix, counts = self._forward(texts)
         else:

@@ -10,19 +10,25 @@ float32 rounding; `packed_forward` checks that on the loaded model before it is 
 
 Attention is swapped through transformers' documented extension point, AttentionInterface,
 under one name. Without the packing argument the function is transformers' own SDPA
-attention, so a model switched to it behaves as before for every other caller.
+attention, so a model switched to it behaves as before for every other caller. The switch
+lives in the model's config, which anyone holding the model can change back: every packed
+forward counts the layers whose attention honoured the packing and, if any did not, encodes
+the batch padded instead of returning vectors computed across prompts. (A model switched
+to the name works only in processes that import this module: not in a spawned worker pool.)
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import structlog
 
 ATTENTION_NAME = "videocache_packed"
-SEGMENTS_ARG = "videocache_lengths"  # forwarded by the model to each attention call
+SEGMENTS_ARG = "videocache_segments"  # forwarded by the model to each attention call
 
 # (unit vectors, token counts without special tokens and before truncation)
 Encoded = tuple[np.ndarray, list[int]]
@@ -40,6 +46,15 @@ PROBES = (
 )
 
 
+@dataclass
+class Segments:
+    """The packing argument: each prompt's token count, and how many attention layers
+    have split their attention by them (the proof that packing was honoured)."""
+
+    lengths: list[int]
+    layers: int = 0
+
+
 def _packed_sdpa(
     module: Any,
     query: Any,
@@ -54,11 +69,13 @@ def _packed_sdpa(
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    lengths: list[int] | None = kwargs.pop(SEGMENTS_ARG, None)
-    if lengths is None:
+    segments: Segments | None = kwargs.pop(SEGMENTS_ARG, None)
+    if segments is None:
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
+    segments.layers += 1
+    lengths = segments.lengths
     sdpa = torch.nn.functional.scaled_dot_product_attention
     parts = [
         # (batch, heads, tokens, head_dim) -> (batch, tokens, heads, head_dim), as SDPA's own
@@ -113,13 +130,15 @@ def packed_forward(
     import torch
 
     specials = tokenizer.num_special_tokens_to_add(pair=False)
+    layers = network.config.num_hidden_layers
 
-    def forward(texts: list[str]) -> Encoded:
+    def packed(texts: list[str]) -> Encoded | None:
+        """None when the batch cannot be or was not packed (the caller pads instead)."""
         limit = max_length()  # read per call, as encode() does
         ids: list[list[int]] = tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
         lengths = [len(row) for row in ids]
         if min(lengths) == 0:  # a tokenizer without special tokens, an empty prompt
-            return padded(texts)
+            return None
         counts = [n - specials for n in lengths]
         cut = [i for i, n in enumerate(lengths) if n >= limit]
         if cut:  # only truncated prompts need a second look for their full length
@@ -132,28 +151,47 @@ def packed_forward(
         starts = torch.cumsum(sizes, 0) - sizes
         input_ids = torch.tensor(list(itertools.chain.from_iterable(ids))).unsqueeze(0)
         positions = torch.arange(input_ids.shape[1]) - starts.repeat_interleave(sizes)
+        segments = Segments(lengths)
         with torch.inference_mode():
             hidden = network(
                 input_ids=input_ids,
                 token_type_ids=torch.zeros_like(input_ids),
                 position_ids=positions.unsqueeze(0),
-                **{SEGMENTS_ARG: lengths},
+                **{SEGMENTS_ARG: segments},
             ).last_hidden_state[0]
+            if segments.layers != layers:  # attention switched away: prompts saw each other
+                return None
             segment = torch.arange(len(texts)).repeat_interleave(sizes)
             sums = hidden.new_zeros(len(texts), hidden.shape[1]).index_add_(0, segment, hidden)
             pooled = sums / sizes.unsqueeze(1).to(hidden.dtype)
             vectors = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
         return vectors, counts
 
+    def forward(texts: list[str]) -> Encoded:
+        return packed(texts) or padded(texts)
+
     register_attention()
+    previous = network.config._attn_implementation
     network.set_attn_implementation(ATTENTION_NAME)
+    log = structlog.get_logger("videocache")
     try:
-        got_vectors, got_counts = forward(list(PROBES))
+        got = packed(list(PROBES))
         want_vectors, want_counts = padded(list(PROBES))
-        agrees = got_counts == want_counts and bool(np.abs(got_vectors - want_vectors).max() < 1e-5)
-    except Exception:  # any surprise in this model's internals: keep the padded path
+        if got is None:
+            agrees = False
+            log.warning("packing_refused", error="attention did not split by prompt")
+        else:
+            difference = float(np.abs(got[0] - want_vectors).max())
+            agrees = got[1] == want_counts and difference < 1e-5
+            if not agrees:
+                log.warning(
+                    "packing_refused", max_difference=difference, counts_equal=got[1] == want_counts
+                )
+    except Exception as exc:  # a surprise in this model's internals: keep the padded path
+        log.warning("packing_refused", error=repr(exc))
         agrees = False
     if not agrees:
-        network.set_attn_implementation("sdpa")
+        # What it was: another embedder sharing this model may be packing with it.
+        network.set_attn_implementation(previous)
         return None
     return forward

@@ -164,12 +164,38 @@ async def test_packing_is_refused_when_it_disagrees(embedder: SentenceTransforme
         vectors[:, 0] += 0.01
         return vectors, token_counts(tokenizer, texts)
 
-    try:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
         assert packed_forward(tokenizer, network, lambda: 256, skewed) is None
-        assert network.config._attn_implementation == "sdpa"  # switched back
-    finally:
-        assert mean_pooling_forward(model) is not None
+    assert [e["event"] for e in logs] == ["packing_refused"]
+    assert logs[0]["max_difference"] >= 0.01
+    # Left as it was: the module's embedder, sharing this model, keeps packing correctly.
     assert network.config._attn_implementation == ATTENTION_NAME
+    got = await embedder.embed_many(TEXTS)
+    want = model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
+    assert np.abs(np.stack([g.vector for g in got]) - want).max() < 1e-5
+
+
+async def test_a_model_switched_back_to_sdpa_is_encoded_padded_not_wrongly(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """Anyone holding the model can reset its attention; packed batches must notice."""
+    model = embedder.model
+    network = model[0].auto_model
+    want = model.encode(TEXTS, normalize_embeddings=True, show_progress_bar=False)
+    network.set_attn_implementation("sdpa")
+    try:
+        got = await embedder.embed_many(TEXTS)
+    finally:
+        network.set_attn_implementation(ATTENTION_NAME)
+    assert embedder.last_batch_size == len(TEXTS)
+    assert np.abs(np.stack([g.vector for g in got]) - want).max() < 1e-5
+
+
+async def test_encode_batch_wants_texts(embedder: SentenceTransformerEmbedder) -> None:
+    with pytest.raises(ValueError, match="at least one text"):
+        await embedder.run_in_model_thread(lambda: embedder.encode_batch([]))
 
 
 async def test_numpy_blas_is_kept_off_the_model_cores(
