@@ -184,14 +184,16 @@ async def _start_metrics_port(settings: Settings, state: AppState) -> web.AppRun
     return runner
 
 
-def own_embedder(settings: Settings, metrics: Metrics) -> SentenceTransformerEmbedder:
+def own_embedder(
+    settings: Settings, on_batch: Callable[[int, float], None]
+) -> SentenceTransformerEmbedder:
     """The embedder a proxy builds for itself (tests share one loaded model instead).
     Nothing is loaded until its start()."""
     return SentenceTransformerEmbedder(
         settings.embedding_model,
         max_batch=settings.embedding_max_batch,
         max_wait_ms=settings.embedding_batch_wait_ms,
-        on_batch=lambda size, secs: metrics.embedding_batch(secs, size),
+        on_batch=on_batch,
     )
 
 
@@ -199,10 +201,13 @@ def _build_cache(settings: Settings, state: AppState, embedder: Embedder | None)
     from cache.service import CacheConfig, CacheService
     from proxy.watcher import Watcher
 
+    def on_batch(size: int, seconds: float) -> None:
+        state.metrics.embedding_batch(seconds, size)
+
     if embedder is not None and getattr(embedder, "on_batch", False) is None:
-        embedder.on_batch = lambda size, secs: state.metrics.embedding_batch(secs, size)  # type: ignore[attr-defined]
+        embedder.on_batch = on_batch  # type: ignore[attr-defined]
     if embedder is None and settings.cache_semantic:
-        embedder = own_embedder(settings, state.metrics)
+        embedder = own_embedder(settings, on_batch)
     config = CacheConfig(
         threshold=settings.cache_threshold,
         ttl=settings.cache_ttl,

@@ -81,12 +81,17 @@ def test_cli_invalid_setting_is_one_line(args: list[str], needle: str) -> None:
 
 
 def test_embedding_batch_settings_reach_the_embedder() -> None:
-    from metrics.registry import Metrics
     from proxy.app import own_embedder
 
+    batches: list[tuple[int, float]] = []
+
+    def on_batch(size: int, seconds: float) -> None:
+        batches.append((size, seconds))
+
     env = {"VIDEOCACHE_EMBEDDING_MAX_BATCH": "8", "VIDEOCACHE_EMBEDDING_BATCH_WAIT_MS": "5"}
-    embedder = own_embedder(load_settings(None, {}, environ=env), Metrics(version="t"))
+    embedder = own_embedder(load_settings(None, {}, environ=env), on_batch)
     assert (embedder.max_batch, embedder.max_wait) == (8, 0.005)
+    assert embedder.on_batch is on_batch
     assert embedder.model is None  # nothing loaded before start()
-    defaults = own_embedder(load_settings(None, {}, environ={}), Metrics(version="t"))
+    defaults = own_embedder(load_settings(None, {}, environ={}), on_batch)
     assert (defaults.max_batch, defaults.max_wait) == (16, 0.002)
