@@ -340,6 +340,7 @@ class BlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._evicting = threading.Lock()  # one eviction at a time (see evict_lru)
         # sha -> [size, last access]. Last access persists as the file's atime, set
         # explicitly by touch() (an explicit utime works under relatime/noatime too). Not
         # mtime: mtime feeds the HTTP ETag of served content, which must stay stable.
@@ -456,23 +457,28 @@ class BlobStore:
 
         Returns the deleted hashes, oldest first, so the caller can drop entries that
         referenced them. Blobs in `keep` (e.g. the entry being published) are never evicted.
+        Publishes evict from several threads: evictions take turns, and each step checks
+        the live total, so two of them never both free the same excess (which evicted the
+        newest entries too).
         """
-        with self._lock:
-            excess = self._total + needed_bytes - self.max_bytes
-            if excess <= 0:
-                return []
-            order = sorted(
-                (sha for sha in self._files if sha not in keep), key=lambda s: self._files[s][1]
-            )
-        evicted: list[str] = []
-        for sha in order:
-            if excess <= 0:
-                break
-            size = int(self._files.get(sha, (0, 0))[0])
-            self.delete(sha)
-            evicted.append(sha)
-            excess -= size
-        return evicted
+        with self._evicting:
+            with self._lock:
+                if self._total + needed_bytes <= self.max_bytes:
+                    return []
+                order = sorted(
+                    (sha for sha in self._files if sha not in keep),
+                    key=lambda s: self._files[s][1],
+                )
+            evicted: list[str] = []
+            for sha in order:
+                with self._lock:
+                    if self._total + needed_bytes <= self.max_bytes:
+                        break
+                    if sha not in self._files:  # deleted meanwhile (an entry's DELETE)
+                        continue
+                self.delete(sha)
+                evicted.append(sha)
+            return evicted
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -85,6 +85,38 @@ def test_lru_eviction_order(tmp_path: Path) -> None:
     assert reopened.evict_lru(1) == [shas[2]]
 
 
+def evict_at_once(blobs: BlobStore, keeps: list[str]) -> list[list[str]]:
+    """evict_lru from one thread per `keeps` item, all released together."""
+    import threading
+
+    start = threading.Barrier(len(keeps))
+    evicted: list[list[str]] = [[] for _ in keeps]
+
+    def evict(slot: int) -> None:
+        start.wait()
+        evicted[slot] = blobs.evict_lru(0, keep={keeps[slot]})
+
+    threads = [threading.Thread(target=evict, args=(slot,)) for slot in range(len(keeps))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return evicted
+
+
+def test_concurrent_evictions_free_only_what_is_needed(tmp_path: Path) -> None:
+    """Publishes run in worker threads and each evicts. Two at once must together free
+    just enough, oldest first: each counting the same excess once evicted the newest
+    entry of a wave (seen as a MISS for a just-published video under load)."""
+    for round_ in range(30):
+        blobs = BlobStore(tmp_path / str(round_), max_bytes=500)
+        old = [blobs.put_bytes(bytes([round_, i]) * 50) for i in range(5)]  # 100 bytes each
+        new = [blobs.put_bytes(bytes([round_, 9, i, 0]) * 25) for i in range(2)]  # 700 > 500
+        first, second = evict_at_once(blobs, new)
+        assert sorted(first + second) == sorted(old[:2]), round_  # the two oldest, once each
+        assert blobs.total_bytes == 500 and all(blobs.path(sha) for sha in new)
+
+
 def test_blob_paths_reject_non_hashes(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path, max_bytes=10)
     with pytest.raises(ValueError):
