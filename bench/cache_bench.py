@@ -169,6 +169,14 @@ class Results:
     hit_query: str = ""
     notes: list[str] = field(default_factory=list)
 
+    def batch_ratios(self) -> list[float]:
+        """Item 3: each paired round's gathered / sequential prompts per second."""
+        return [c / s for c, s in zip(self.conc_pps, self.seq_pps, strict=True)]
+
+    def sweep_summary(self) -> str:
+        """Item 3: median ms a prompt for each batch size swept."""
+        return ", ".join(f"{n}: {statistics.median(v):.2f}" for n, v in self.sweep_ms.items())
+
 
 # --------------------------------------------------------------------------- HTTP helpers
 
@@ -402,11 +410,7 @@ async def bench_batching(
             t0 = time.perf_counter()
             await embedder.run_in_model_thread(partial(embedder.encode_batch, texts))
             res.sweep_ms.setdefault(size, []).append((time.perf_counter() - t0) * 1000 / size)
-    print(
-        "    ms a prompt by batch size: "
-        + ", ".join(f"{n}: {statistics.median(v):.2f}" for n, v in res.sweep_ms.items()),
-        flush=True,
-    )
+    print(f"    ms a prompt by batch size: {res.sweep_summary()}", flush=True)
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -731,7 +735,7 @@ def render(res: Results, plan: Plan, quick: bool, total_s: float) -> str:
         )
     )
     conc, seq = statistics.median(res.conc_pps), statistics.median(res.seq_pps)
-    ratio = statistics.median(c / s for c, s in zip(res.conc_pps, res.seq_pps, strict=True))
+    ratio = statistics.median(res.batch_ratios())
     rows.append(
         (
             f"3. 16 concurrent misses (prompts/s), {len(res.conc_pps)} rounds; baseline sequential",
@@ -821,15 +825,9 @@ def render(res: Results, plan: Plan, quick: bool, total_s: float) -> str:
         + ", ".join(f"{v:.0f}" for v in res.seq_pps)
         + f"; encode calls per round gather {sorted(set(res.conc_encodes))}, sequential "
         f"{sorted(set(res.seq_encodes))}; per-round ratio quartiles "
-        + "/".join(
-            f"{q:.2f}"
-            for q in statistics.quantiles(
-                [c / s for c, s in zip(res.conc_pps, res.seq_pps, strict=True)], n=4
-            )
-        ),
+        + "/".join(f"{q:.2f}" for q in statistics.quantiles(res.batch_ratios(), n=4)),
         "- 3: ms a prompt by batch size (one model call, median of "
-        f"{len(next(iter(res.sweep_ms.values()), []))} rounds): "
-        + ", ".join(f"{n}: {statistics.median(v):.2f}" for n, v in res.sweep_ms.items()),
+        f"{len(next(iter(res.sweep_ms.values()), []))} rounds): {res.sweep_summary()}",
         "- 4: MB/s per round proxy "
         + ", ".join(f"{v:.0f}" for v in res.proxy_mbps)
         + "; bare "

@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from cache.packing import Encoded, Forward, packed_forward
+from cache.packing import Encoded, Forward, packed_forward, token_counts
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 PROVIDER_NAME = "sentence-transformers"
@@ -132,13 +132,6 @@ def mean_pooling_forward(model: Any) -> tuple[Forward, str] | None:
 
     packed = packed_forward(tokenizer, network, lambda: transformer.max_seq_length, padded)
     return (packed, "packed") if packed is not None else (padded, "padded")
-
-
-def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
-    """Tokens per text as the model sees it (without [CLS]/[SEP]), before truncation."""
-    return [
-        len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-    ]
 
 
 @dataclass

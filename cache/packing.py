@@ -55,6 +55,13 @@ class Segments:
     layers: int = 0
 
 
+def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Tokens per text as the model sees it (without [CLS]/[SEP]), before truncation."""
+    return [
+        len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    ]
+
+
 def _packed_sdpa(
     module: Any,
     query: Any,
@@ -142,11 +149,8 @@ def packed_forward(
         counts = [n - specials for n in lengths]
         cut = [i for i, n in enumerate(lengths) if n >= limit]
         if cut:  # only truncated prompts need a second look for their full length
-            full = tokenizer([texts[i] for i in cut], add_special_tokens=False, verbose=False)[
-                "input_ids"
-            ]
-            for i, row in zip(cut, full, strict=True):
-                counts[i] = len(row)
+            for i, count in zip(cut, token_counts(tokenizer, [texts[i] for i in cut]), strict=True):
+                counts[i] = count
         sizes = torch.tensor(lengths)
         starts = torch.cumsum(sizes, 0) - sizes
         input_ids = torch.tensor(list(itertools.chain.from_iterable(ids))).unsqueeze(0)
