@@ -12,12 +12,16 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 SECRET_FILE = "secret.key"
 SECRET_BYTES = 32
 ANONYMOUS_SCOPE = "anonymous"
 SCOPE_MODES = ("credential", "shared")
+# Request headers that select who pays inside one API key (OpenAI's organisation and
+# project): part of the identity when present, never an identity on their own.
+IDENTITY_QUALIFIERS = ("openai-organization", "openai-project")
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:
@@ -57,8 +61,26 @@ def _read_secret(path: Path) -> bytes:
     return data
 
 
+def credential_identity(headers: Mapping[str, str], names: Sequence[str]) -> str | None:
+    """The caller's credential as one string, from the headers named in `names` (the
+    operator's list: Authorization, api-key, gateway virtual keys, ...) plus the
+    organisation/project qualifiers; None when none of `names` is present.
+
+    A lone header gives its raw value, which is what scopes were made from before other
+    headers counted, so existing entries keep their scope. Several give "name: value"
+    lines; header values cannot hold a newline, so the two forms never collide.
+    """
+    pairs = [(name, value) for name in names if (value := headers.get(name))]
+    if not pairs:
+        return None
+    pairs += [(name, value) for name in IDENTITY_QUALIFIERS if (value := headers.get(name))]
+    if len(pairs) == 1:
+        return pairs[0][1]
+    return "\n".join(f"{name}: {value}" for name, value in pairs)
+
+
 def credential_scope(secret: bytes, credential: str | None) -> str:
-    """HMAC-SHA256 hex of the raw Authorization / api-key value; None means "anonymous"."""
+    """HMAC-SHA256 hex of a credential identity (`credential_identity`); None: "anonymous"."""
     if credential is None:
         return ANONYMOUS_SCOPE
     return hmac.new(secret, credential.encode(), hashlib.sha256).hexdigest()

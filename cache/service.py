@@ -11,6 +11,7 @@ so two proxy processes must not share a data dir.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from cache.ids import new_entry_id, new_video_id
 from cache.index import VectorIndex
 from cache.keys import RequestFingerprint, bucket_key, canonical_params, exact_key
 from cache.policy import decide_semantic
-from cache.scope import load_or_create_secret, resolve_scope
+from cache.scope import credential_scope, load_or_create_secret, resolve_scope
 from cache.stores import BlobStore, CacheEntry, EntryStore, JobRecord, JobStore
 
 SWEEP_INTERVAL = 600.0
@@ -63,6 +64,9 @@ class Lookup:
     embed_seconds: float = 0.0
     lookup_seconds: float = 0.0
     reason: str | None = None
+    # This request is the one that will create the job identical requests wait for
+    # (CacheService.settle must be called with the outcome).
+    leading: bool = False
 
 
 @dataclass
@@ -133,6 +137,10 @@ class CacheService:
         # Ids of every job record, in memory: most retrieves are for ids the proxy never
         # recorded, and a set answers "not ours" without a SQLite query.
         self.job_ids: set[str] = {job.id for job in self.jobs.iter_jobs()}
+        # exact key -> the outcome of the miss now on its way upstream. A job record exists
+        # only once the upstream has answered the create; until then identical requests
+        # wait here instead of creating a second upstream job.
+        self._leading: dict[str, asyncio.Future[JobRecord | None]] = {}
 
     def close(self) -> None:
         self.entries.close()
@@ -144,6 +152,11 @@ class CacheService:
         return resolve_scope(
             self.secret, credential, self.config.scope_mode, self.config.shared_name
         )
+
+    def owner_for(self, credential: str | None) -> str:
+        """Who a credential is, whatever the scope mode: jobs remember it so the watcher
+        only ever polls a job with the credential that created it."""
+        return credential_scope(self.secret, credential)
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -165,16 +178,59 @@ class CacheService:
             result.lookup_seconds = time.perf_counter() - t0
             return result
         if controls.cache_type != "semantic":
-            entry = self.entries.get_by_exact_key(result.exact_key)
-            if entry is not None and entry.scope == fp.scope and self._fresh(entry, controls, now):
-                result.kind, result.entry, result.similarity = "hit", entry, 1.0
-                result.lookup_seconds = time.perf_counter() - t0
-                return result
-            inflight = self.jobs.find_inflight(fp.scope, result.exact_key)
-            if inflight is not None and not controls.no_store:
-                result.kind, result.job = "joined", inflight
-                result.lookup_seconds = time.perf_counter() - t0
-                return result
+            while True:
+                entry = self.entries.get_by_exact_key(result.exact_key)
+                # time.time(): a pass after waiting for a leader must not use a stale clock
+                fresh = entry is not None and self._fresh(entry, controls, time.time())
+                if entry is not None and fresh and entry.scope == fp.scope:
+                    result.kind, result.entry, result.similarity = "hit", entry, 1.0
+                    result.lookup_seconds = time.perf_counter() - t0
+                    return result
+                if controls.no_store:  # its video is shared with no one: it joins no one
+                    break
+                inflight = self.jobs.find_inflight(fp.scope, result.exact_key)
+                leader = self._leading.get(result.exact_key)
+                if inflight is None and leader is not None:
+                    # shield: a client that hangs up must not cancel the leader's outcome
+                    outcome = await asyncio.shield(leader)
+                    inflight = outcome if outcome is not None and outcome.pending else None
+                    if inflight is None:
+                        continue  # the leader made no job to join: look again
+                if inflight is not None:
+                    result.kind, result.job = "joined", inflight
+                    result.lookup_seconds = time.perf_counter() - t0
+                    return result
+                self._leading[result.exact_key] = asyncio.get_running_loop().create_future()
+                result.leading = True
+                break
+        try:
+            await self._semantic(result, fp, controls, threshold, now)
+        except BaseException:
+            self.settle(result)
+            raise
+        if result.kind != "miss":
+            self.settle(result)
+        result.lookup_seconds = time.perf_counter() - t0
+        return result
+
+    def settle(self, lookup: Lookup, job: JobRecord | None = None) -> None:
+        """End a leading lookup: `job` is the miss identical requests may now join, None
+        when there is none (a hit after all, an upstream error, a client gone)."""
+        if not lookup.leading:
+            return
+        lookup.leading = False
+        waiting = self._leading.pop(lookup.exact_key, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(job)
+
+    async def _semantic(
+        self,
+        result: Lookup,
+        fp: RequestFingerprint,
+        controls: CacheControls,
+        threshold: float,
+        now: float,
+    ) -> None:
         if self.embedder is not None and self.config.semantic and controls.cache_type != "direct":
             te = time.perf_counter()
             embedding = await self.embedder.embed(fp.prompt)
@@ -190,8 +246,6 @@ class CacheService:
                 if decision.hit and decision.entry_id is not None:
                     result.kind = "semantic_hit"
                     result.entry = self.entries.get(decision.entry_id)
-        result.lookup_seconds = time.perf_counter() - t0
-        return result
 
     def _live_prompt(
         self, scope: str, controls: CacheControls, now: float
@@ -214,6 +268,7 @@ class CacheService:
         controls: CacheControls,
         *,
         client_id: str | None = None,
+        owner: str = "",
     ) -> JobRecord:
         fp = lookup.fingerprint
         job = JobRecord(
@@ -232,8 +287,10 @@ class CacheService:
             store=not controls.no_store,
             ttl=controls.ttl,
             embedding=None if lookup.embedding is None else lookup.embedding.tobytes(),
+            owner=owner,
         )
         self.put_job(job)
+        self.settle(lookup, job)
         return job
 
     def mint_hit(self, lookup: Lookup, prompt: str, kind: Literal["hit", "joined"]) -> JobRecord:

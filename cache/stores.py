@@ -223,6 +223,10 @@ class JobRecord:
     ttl: int | None = None
     embedding: bytes | None = None
     request_params: dict[str, Any] = field(default_factory=dict)
+    # HMAC of the credential that created the job (cache.scope.credential_scope), whatever
+    # the scope mode: whose credential the watcher may use for it. "" on records written
+    # before it existed, which were all made in credential mode, where it equals `scope`.
+    owner: str = ""
 
     @property
     def pending(self) -> bool:

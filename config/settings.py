@@ -9,6 +9,7 @@ single line instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 ENV_PREFIX = "VIDEOCACHE_"
 # Environment variables with this prefix that are not settings themselves.
 _ENV_NOT_SETTINGS = frozenset({"VIDEOCACHE_CONFIG"})
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # RFC 9110 token, lower-cased
 
 
 class SettingsError(ValueError):
@@ -67,6 +69,20 @@ class Settings(BaseModel):
     cache_max_bytes: int = Field(20 * 1024**3, ge=1024 * 1024)
     cache_scope: Literal["credential", "shared"] = "credential"
     cache_shared_name: str = "default"
+    # Headers that carry a client's credential: the cache scope is an HMAC of them. A
+    # request with none of them is relayed uncached (x-cache: BYPASS) unless
+    # cache_anonymous is set: otherwise every such caller would share one scope.
+    cache_credential_headers: list[str] = Field(
+        default_factory=lambda: [
+            "authorization",
+            "api-key",
+            "x-api-key",
+            "x-bf-vk",
+            "x-litellm-api-key",
+        ],
+        min_length=1,
+    )
+    cache_anonymous: bool = False
     cache_variants: list[Literal["video", "thumbnail", "spritesheet"]] = Field(
         default_factory=lambda: ["video", "thumbnail", "spritesheet"]
     )
@@ -86,6 +102,15 @@ class Settings(BaseModel):
     metrics_port: int | None = Field(None, ge=1, le=65535)
     capture_raw: bool = False
     capture_max_bytes: int = Field(16 * 1024, ge=0)
+
+    @field_validator("cache_credential_headers")
+    @classmethod
+    def _header_names(cls, value: list[str]) -> list[str]:
+        names = [name.strip().lower() for name in value]
+        bad = [name for name in names if not name or not _TOKEN.fullmatch(name)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an HTTP header name")
+        return list(dict.fromkeys(names))
 
     @field_validator("upstream", "public_url")
     @classmethod

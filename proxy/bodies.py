@@ -48,6 +48,9 @@ class RequestBody:
     length: int
     sha256: str
     raw_json: bytes | None = None
+    # Multipart text fields sent more than once: `fields` holds the last value, but an
+    # upstream may read the first, so such a body is never cached (proxy/caching.py).
+    duplicate_fields: frozenset[str] = frozenset()
     _closed: bool = field(default=False, repr=False)
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -80,6 +83,7 @@ class _MultipartCollector:
 
     def __init__(self) -> None:
         self.fields: dict[str, Any] = {}
+        self.duplicates: set[str] = set()
         self.files: list[FilePart] = []
         self.offset = 0  # bytes of the body before the chunk being parsed
         self._header_field = b""
@@ -153,6 +157,8 @@ class _MultipartCollector:
                 )
             )
         else:
+            if name in self.fields:
+                self.duplicates.add(name)
             try:
                 self.fields[name] = self._text.decode("utf-8")
             except UnicodeDecodeError:
@@ -213,6 +219,7 @@ async def read_body(request: web.Request, limit: int) -> RequestBody:
                 spool,
                 total,
                 digest.hexdigest(),
+                duplicate_fields=frozenset(collector.duplicates),
             )
         spool.seek(0)
         raw = spool.read()

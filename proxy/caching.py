@@ -7,13 +7,17 @@ content is served from disk once cached.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from cache.controls import CacheControls, InvalidControl, parse_controls
+from cache.scope import IDENTITY_QUALIFIERS, credential_identity
 from cache.service import CacheService, Lookup, digest_reference, fingerprint
 from cache.stores import CacheEntry, JobRecord
 from proxy import videos
@@ -31,13 +35,12 @@ X_CACHE = {
     "bypass": "BYPASS",
     "joined": "JOINED",
 }
-# Request headers that make up a credential for the upstream; kept in memory only, per
-# scope, so the watcher can poll and download on the client's behalf.
-_CREDENTIAL_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project")
 
 
-def credential_of(request: web.Request) -> str | None:
-    return request.headers.get("Authorization") or request.headers.get("api-key")
+def credential_of(ctx: RequestContext) -> str | None:
+    """The caller's credential identity (cache.scope.credential_identity), or None."""
+    names = ctx.state.settings.cache_credential_headers
+    return credential_identity(ctx.request.headers, names)
 
 
 def _not_found(video_id: str) -> ProxyError:
@@ -51,16 +54,30 @@ def controls_of(request: web.Request) -> CacheControls:
         raise ProxyError(400, str(exc), code="invalid_header", param=exc.header) from None
 
 
-def scope_of(ctx: RequestContext, cache: CacheService) -> str:
-    credential = credential_of(ctx.request)
-    scope = cache.scope_for(credential)
+@dataclass(frozen=True)
+class Caller:
+    scope: str  # whose entries the request may see
+    owner: str  # whose credential it carries (the watcher polls its jobs with it)
+
+
+def caller_of(ctx: RequestContext, cache: CacheService) -> Caller | None:
+    """Scope and owner of the request; None when it carries no credential and anonymous
+    caching is off: such callers are told apart by nothing the proxy can see (a gateway
+    key in an unlisted header, mTLS, an IP allow-list), so they get no cache at all."""
+    settings = ctx.state.settings
+    credential = credential_of(ctx)
+    if credential is None and not settings.cache_anonymous:
+        ctx.log_fields["scope"] = None
+        return None
+    caller = Caller(cache.scope_for(credential), cache.owner_for(credential))
     # Logged as a prefix of its HMAC: enough to correlate requests, never the key.
-    ctx.log_fields["scope"] = scope[:16]
+    ctx.log_fields["scope"] = caller.scope[:16]
     if credential is not None:
-        ctx.state.credentials[scope] = {
-            k: v for k in _CREDENTIAL_HEADERS if (v := ctx.request.headers.get(k)) is not None
+        names = (*settings.cache_credential_headers, *IDENTITY_QUALIFIERS)
+        ctx.state.credentials[caller.owner] = {
+            k: v for k in names if (v := ctx.request.headers.get(k)) is not None
         }
-    return scope
+    return caller
 
 
 def public_base(ctx: RequestContext) -> str:
@@ -211,31 +228,50 @@ async def cached_generation(
     cache = ctx.state.cache
     assert cache is not None
     controls = controls_of(ctx.request)
-    scope = scope_of(ctx, cache)
+    caller = caller_of(ctx, cache)
+    if caller is None or body.duplicate_fields:
+        # Nothing to look up or store: no credential to scope it by, or a body whose
+        # repeated field an upstream may read either way (first or last wins).
+        controls.no_cache = controls.no_store = True
     fp = fingerprint(
-        scope=scope, namespace=controls.namespace, fields=fields, input_reference=input_reference
+        scope=caller.scope if caller else "",
+        namespace=controls.namespace,
+        fields=fields,
+        input_reference=input_reference,
     )
     lookup = await cache.lookup(fp, controls)
-    _note(ctx, lookup)
-    prompt = str(fields["prompt"])
-    if lookup.kind in ("hit", "semantic_hit") and lookup.entry is not None:
-        return hit_response(ctx, lookup, prompt)
-    if lookup.kind == "joined":
-        return joined_response(ctx, lookup, prompt)
+    try:
+        _note(ctx, lookup)
+        prompt = str(fields["prompt"])
+        if lookup.kind in ("hit", "semantic_hit") and lookup.entry is not None:
+            return hit_response(ctx, lookup, prompt)
+        if lookup.kind == "joined":
+            return joined_response(ctx, lookup, prompt)
 
-    def decorate(obj: dict[str, Any]) -> dict[str, str]:
-        obj["extra_fields"]["cache_debug"] = cache_debug(ctx, lookup)
-        status = obj.get("status")
-        if isinstance(obj.get("id"), str) and status in ("queued", "in_progress", "completed"):
-            job = cache.remember_miss(lookup, obj, controls)
-            if ctx.remix_source:
-                job.request_params = {"remix_source": ctx.remix_source}
-                cache.jobs.put(job)
-            ctx.state.watch(job.id)
-            ctx.log_fields["video_id"] = job.id
-        return _cache_headers(lookup)
+        def decorate(obj: dict[str, Any]) -> dict[str, str]:
+            obj["extra_fields"]["cache_debug"] = cache_debug(ctx, lookup)
+            if ctx.remixed_from:  # the id the client remixed, not its upstream twin
+                obj["remixed_from_video_id"] = ctx.remixed_from
+            status = obj.get("status")
+            if (
+                caller is not None
+                and isinstance(obj.get("id"), str)
+                and status in ("queued", "in_progress", "completed")
+            ):
+                job = cache.remember_miss(lookup, obj, controls, owner=caller.owner)
+                if ctx.remix_source:
+                    job.request_params = {
+                        "remix_source": ctx.remix_source,
+                        "remixed_from": ctx.remixed_from,
+                    }
+                    cache.jobs.put(job)
+                ctx.state.watch(job.id)
+                ctx.log_fields["video_id"] = job.id
+            return _cache_headers(lookup)
 
-    return await videos.forward_body(ctx, body, decorate, raw_path=raw_path)
+        return await videos.forward_body(ctx, body, decorate, raw_path=raw_path)
+    finally:
+        cache.settle(lookup)  # no job came of it (an error, a hit): waiters look again
 
 
 Generation = Callable[[RequestContext, RequestBody], Awaitable[web.StreamResponse]]
@@ -266,13 +302,23 @@ async def remix_route(ctx: RequestContext) -> web.StreamResponse:
 async def create(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
     if ctx.state.cache is None:
         return await videos.forward_body(ctx, body)
-    reference = next((p for p in body.files if p.name == "input_reference"), None)
-    digest = (
-        f"sha256:{reference.sha256}"
-        if reference is not None
-        else digest_reference(body.fields.get("input_reference"))
-    )
-    return await cached_generation(ctx, body, body.fields, digest)
+    return await cached_generation(ctx, body, body.fields, _reference_key(body))
+
+
+def _reference_key(body: RequestBody, base: str = "") -> str:
+    """What the body's uploads (or JSON input_reference) add to the key, after `base`.
+
+    Every file part counts, by name and content hash, in the order sent: a second
+    reference image or an audio track changes the video as much as the first image does.
+    A body with one input_reference part keeps the form keys had before other parts counted.
+    """
+    files = body.files
+    if not files:
+        return base or digest_reference(body.fields.get("input_reference"))
+    if len(files) == 1 and files[0].name == "input_reference" and not base:
+        return f"sha256:{files[0].sha256}"
+    parts = orjson.dumps([[part.name, part.sha256] for part in files])
+    return f"{base}files:sha256:{hashlib.sha256(parts).hexdigest()}"
 
 
 def _local_job(ctx: RequestContext) -> JobRecord | None:
@@ -285,7 +331,8 @@ def _local_job(ctx: RequestContext) -> JobRecord | None:
     job = cache.get_job(video_id)
     if job is None:
         return None
-    if job.scope != scope_of(ctx, cache):
+    caller = caller_of(ctx, cache)
+    if caller is None or job.scope != caller.scope:
         if job.kind == "miss":
             return None  # an upstream id: the upstream decides who may see it
         raise _not_found(video_id)
@@ -334,7 +381,24 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
         fields.setdefault("model", job.model)
         fields.setdefault("seconds", job.seconds)
         fields.setdefault("size", job.size)
-    return await cached_generation(ctx, body, fields, source_key, raw_path=raw_path)
+    reference = _reference_key(body, base=source_key + "+") if body.files else source_key
+    response = await cached_generation(ctx, body, fields, reference, raw_path=raw_path)
+    if raw_path is not None and response.status == 404:
+        # The upstream's 404 would name an id this client never saw.
+        raise ProxyError(
+            404,
+            f"Video '{source_id}' can no longer be remixed: the upstream no longer has it.",
+            code="not_found",
+            param="id",
+        )
+    return response
+
+
+def _remixed_from(source_id: str) -> Callable[[dict[str, Any]], None]:
+    def decorate(obj: dict[str, Any]) -> None:
+        obj["remixed_from_video_id"] = source_id
+
+    return decorate
 
 
 def _rewrite_joined(job: JobRecord) -> Any:
@@ -349,6 +413,9 @@ def _rewrite_joined(job: JobRecord) -> Any:
 async def retrieve(ctx: RequestContext) -> web.StreamResponse:
     job = _local_job(ctx)
     if job is None or job.kind == "miss":
+        remixed_from = job.request_params.get("remixed_from") if job else None
+        if remixed_from:  # a remix of a minted id: the upstream knows only its twin
+            return await videos.json_route(ctx, decorate=_remixed_from(remixed_from))
         return await videos.json_route(ctx)
     if job.kind == "hit":
         cache = ctx.state.cache
@@ -395,7 +462,15 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
             cache.purge_upstream(upstream_id)
             cache.delete_job(upstream_id)
 
-    return await videos.json_route(ctx, decorate=purge)
+    response = await videos.json_route(ctx, decorate=purge)
+    caller = caller_of(ctx, cache) if cache is not None and job is not None else None
+    owned = caller is not None and job is not None and job.owner in ("", caller.owner)
+    if cache is not None and owned and response.status in (404, 410):
+        # The caller's own job, already gone upstream (its assets expire after about an
+        # hour): the cached copy would outlive the delete, so it goes too.
+        cache.purge_upstream(upstream_id)
+        cache.delete_job(upstream_id)
+    return response
 
 
 def _bytes_to_send(request: web.Request, size: int) -> int:
@@ -444,7 +519,9 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
         return web.FileResponse(path, headers=headers)
     if job.kind == "miss":
         return await videos.content(ctx)
-    if job.kind == "joined":
+    if job.kind == "joined" or (job.kind == "hit" and variant not in blobs):
+        # Not downloaded (still generating, or a variant the operator does not cache): the
+        # upstream's copy, under the upstream id the minted one stands for.
         query = ctx.query_string
         path_q = f"/v1/videos/{quote_id(job.upstream_id)}/content" + (f"?{query}" if query else "")
         return await videos.passthrough(ctx, content=True, raw_path=path_q)

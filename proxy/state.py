@@ -29,8 +29,8 @@ class AppState:
     log: Any = field(default_factory=lambda: structlog.get_logger("videocache"))
     cache: CacheService | None = None
     watcher: Watcher | None = None
-    # scope -> the request headers that authenticate it upstream. Memory only, on purpose:
-    # raw credentials are never written to disk.
+    # owner (HMAC of a credential) -> the request headers that authenticate it upstream.
+    # Memory only, on purpose: raw credentials are never written to disk.
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def record_upstream_error(self, kind: str) -> None:

@@ -3,8 +3,8 @@ polls, then downloads the finished video and publishes it to the cache.
 
 Each job is one asyncio task. Job records live on disk, so after a restart the pending
 ones are picked up again. Credentials are kept in memory only (raw keys are never
-stored): after a restart a job resumes polling as soon as any request of its scope
-arrives, or right away when the upstream needs no credential.
+stored): after a restart a job resumes polling as soon as a request with the credential
+that created it arrives, or right away when the upstream needs no credential.
 """
 
 from __future__ import annotations
@@ -113,7 +113,9 @@ class Watcher:
         return not self._tasks
 
     def _headers(self, job: JobRecord) -> CIMultiDict[str]:
-        headers = CIMultiDict(self.state.credentials.get(job.scope, {}))
+        # The creator's own credential, never another of the scope's (a shared scope
+        # spans tenants).
+        headers = CIMultiDict(self.state.credentials.get(job.owner or job.scope, {}))
         headers["x-request-id"] = f"watch_{job.id[-24:]}"
         headers["Accept-Encoding"] = "gzip"
         return headers
@@ -232,6 +234,9 @@ class Watcher:
                 await asyncio.sleep(
                     min(MAX_BACKOFF, self.state.settings.watch_interval * 2**attempts)
                 )
+        if cache.get_job(job.id) is None:  # deleted by its client while downloading
+            log.info("cache_discarded", reason="deleted")
+            return
         remix_source = job.request_params.get("remix_source")
         entry = await asyncio.to_thread(
             cache.publish,
@@ -242,6 +247,12 @@ class Watcher:
             size,
             [remix_source] if remix_source else None,
         )
+        if cache.get_job(job.id) is None:
+            # Deleted while publishing (the delete ran on the loop meanwhile and found no
+            # entry to purge yet): the entry must not outlive the delete.
+            cache.purge_upstream(job.upstream_id)
+            log.info("cache_discarded", reason="deleted")
+            return
         job.entry_id = entry.id
         job.status = "completed"
         cache.jobs.put(job)

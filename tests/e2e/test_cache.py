@@ -245,7 +245,9 @@ async def test_remix_of_minted_id_and_remix_cache(proxy: TestServer, sim: TestSe
     raw = await alice.videos.with_raw_response.remix(hit.id, prompt="the castle in winter")
     remixed = raw.parse()
     assert raw.headers["x-cache"] == "MISS"
-    assert remixed.remixed_from_video_id == first.id  # the upstream's source id
+    # The client remixed its minted id; the upstream's id for the source stays inside.
+    assert remixed.remixed_from_video_id == hit.id
+    assert (await alice.videos.retrieve(remixed.id)).remixed_from_video_id == hit.id
     remix_paths = [r.raw_path for r in sim_requests(sim) if r.raw_path.endswith("/remix")]
     assert remix_paths == [f"/v1/videos/{first.id}/remix"]
     await settle(proxy)

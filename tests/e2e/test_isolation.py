@@ -1,0 +1,290 @@
+"""Who may see what, and what makes two requests the same: callers without a credential,
+gateway keys, projects, shared scope, concurrent identical creates, every uploaded part,
+repeated fields, and deletes racing the watcher."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import openai
+from aiohttp.test_utils import TestServer
+
+from proxy.state import STATE
+from simulator.state import SIM_STATE
+from tests.conftest import ServerFactory, sim_requests
+from tests.e2e.test_cache import client, create_raw, settle, upstream_creates
+
+Reply = tuple[int, str, dict[str, Any]]
+
+
+async def post(
+    http: aiohttp.ClientSession,
+    proxy: TestServer,
+    headers: dict[str, str],
+    *,
+    prompt: str = "a lighthouse in a storm",
+    data: aiohttp.FormData | None = None,
+) -> Reply:
+    """One create over plain HTTP (the SDK always sends an Authorization header)."""
+    kwargs: dict[str, Any] = {"data": data} if data is not None else {"json": {"prompt": prompt}}
+    async with http.post(proxy.make_url("/v1/videos"), headers=headers, **kwargs) as resp:
+        return resp.status, resp.headers.get("x-cache", ""), await resp.json()
+
+
+def form(prompt: str, *parts: tuple[str, bytes]) -> aiohttp.FormData:
+    data = aiohttp.FormData()
+    data.add_field("prompt", prompt)
+    for name, content in parts:
+        data.add_field(name, content, filename=f"{name}.bin", content_type="image/png")
+    return data
+
+
+async def test_callers_without_a_credential_get_no_cache(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        status, x_cache, first = await post(http, proxy, {})
+        assert (status, x_cache) == (200, "BYPASS")
+        assert first["extra_fields"]["cache_debug"]["cache_hit"] is False
+        await settle(proxy)
+        # Nothing was stored or joined: each anonymous create is its own upstream job.
+        results = await asyncio.gather(*(post(http, proxy, {}) for _ in range(2)))
+        assert [r[1] for r in results] == ["BYPASS", "BYPASS"]
+        assert upstream_creates(sim) == 3
+        assert proxy.app[STATE].cache.entries.count() == 0  # type: ignore[union-attr]
+
+        # A gateway's virtual key (x-bf-vk) is a credential of its own: tenants stay apart.
+        _, x_cache, _ = await post(http, proxy, {"x-bf-vk": "sk-bf-tenant-a"})
+        assert x_cache == "MISS"
+        await settle(proxy)
+        _, x_cache, _ = await post(http, proxy, {"x-bf-vk": "sk-bf-tenant-b"})
+        assert x_cache == "MISS"
+        _, x_cache, hit = await post(http, proxy, {"x-bf-vk": "sk-bf-tenant-a"})
+        assert x_cache == "HIT"
+        for headers in ({}, {"x-bf-vk": "sk-bf-tenant-b"}, {"x-litellm-api-key": "sk-c"}):
+            async with http.get(
+                proxy.make_url(f"/v1/videos/{hit['id']}/content"), headers=headers
+            ) as resp:
+                assert resp.status == 404, headers
+            _, x_cache, _ = await post(http, proxy, headers)
+            assert x_cache != "HIT", headers
+
+
+async def test_anonymous_caching_is_the_operators_choice(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    proxy = await start_proxy(sim, cache_anonymous=True)
+    async with aiohttp.ClientSession() as http:
+        _, x_cache, _ = await post(http, proxy, {})
+        assert x_cache == "MISS"
+        await settle(proxy)
+        _, x_cache, _ = await post(http, proxy, {})
+        assert x_cache == "HIT"
+        # Callers with a credential still have their own scope.
+        _, x_cache, _ = await post(http, proxy, {"Authorization": "Bearer sk-alice"})
+        assert x_cache == "MISS"
+
+
+async def test_the_project_is_part_of_the_credential(proxy: TestServer, sim: TestServer) -> None:
+    one = openai.AsyncOpenAI(
+        api_key="sk-alice", project="proj_one", base_url=str(proxy.make_url("/v1")), max_retries=0
+    )
+    two = openai.AsyncOpenAI(
+        api_key="sk-alice", project="proj_two", base_url=str(proxy.make_url("/v1")), max_retries=0
+    )
+    await one.videos.create(prompt="a quarterly results teaser")
+    await settle(proxy)
+    _, headers = await create_raw(one, prompt="a quarterly results teaser")
+    assert headers["x-cache"] == "HIT"
+    _, headers = await create_raw(two, prompt="a quarterly results teaser")
+    assert headers["x-cache"] == "MISS"
+    await one.close()
+    await two.close()
+
+
+async def test_shared_scope_watches_a_job_with_its_creators_credential(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(slow_ms=50)
+    proxy = await start_proxy(sim, cache_scope="shared")
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    first, headers = await create_raw(alice, prompt="a shared launch video")
+    assert headers["x-cache"] == "MISS"
+    _, headers = await create_raw(bob, prompt="a shared launch video")
+    assert headers["x-cache"] == "JOINED"  # the operator chose to share
+    await settle(proxy)
+    watched = [
+        r for r in sim_requests(sim) if r.headers.get("x-request-id", "").startswith("watch_")
+    ]
+    assert any(r.raw_path.startswith(f"/v1/videos/{first.id}/content") for r in watched)
+    assert {r.headers.get("authorization") for r in watched} == {"Bearer sk-alice"}
+    # Sharing covers credentials, not callers without one.
+    async with aiohttp.ClientSession() as http:
+        _, x_cache, _ = await post(http, proxy, {}, prompt="a shared launch video")
+    assert x_cache == "BYPASS"
+    await alice.close()
+    await bob.close()
+
+
+async def test_truly_concurrent_identical_creates_cost_one_upstream_job(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # A slow upstream: every create is still waiting for its answer when the others come.
+    sim = await start_simulator(slow_ms=300)
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    results = await asyncio.gather(
+        *(create_raw(alice, prompt="fireworks over a harbour") for _ in range(8))
+    )
+    assert sorted(h["x-cache"] for _, h in results) == ["JOINED"] * 7 + ["MISS"]
+    assert upstream_creates(sim) == 1
+    await settle(proxy)
+    await alice.close()
+
+
+async def test_concurrent_creates_are_merged_while_the_first_one_embeds(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, embedder: Any
+) -> None:
+    sim = await start_simulator(slow_ms=100)
+    proxy = await start_proxy(sim, embedder=embedder)
+    alice = client(proxy)
+    results = await asyncio.gather(
+        *(create_raw(alice, prompt="a hot air balloon over vineyards") for _ in range(8))
+    )
+    assert sorted(h["x-cache"] for _, h in results) == ["JOINED"] * 7 + ["MISS"]
+    assert upstream_creates(sim) == 1
+    await settle(proxy)
+    await alice.close()
+
+
+async def test_when_the_first_create_fails_the_waiting_ones_try_again(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # Every second request the simulator sees is a 429: one request first, so the first
+    # create is the one that fails.
+    sim = await start_simulator(slow_ms=200, rate_limit_every=2)
+    async with aiohttp.ClientSession() as http:
+        await http.get(sim.make_url("/v1/videos"))
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    results = await asyncio.gather(
+        *(create_raw(alice, prompt="a glacier calving") for _ in range(5)),
+        return_exceptions=True,
+    )
+    sim.app[SIM_STATE].settings.rate_limit_every = 0  # let the watcher poll in peace
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and isinstance(errors[0], openai.RateLimitError)
+    kinds = sorted(r[1]["x-cache"] for r in results if not isinstance(r, BaseException))
+    assert kinds == ["JOINED"] * 3 + ["MISS"]
+    assert upstream_creates(sim) == 2  # the failed one and one retry, not five
+    await settle(proxy)
+    await alice.close()
+
+
+async def test_every_uploaded_part_is_part_of_the_key(proxy: TestServer, sim: TestServer) -> None:
+    auth = {"Authorization": "Bearer sk-alice"}
+    image, other_image = b"\x89PNG-one", b"\x89PNG-two"
+    async with aiohttp.ClientSession() as http:
+        base = ("input_reference", image), ("audio", b"track one")
+        _, x_cache, _ = await post(http, proxy, auth, data=form("a band on stage", *base))
+        assert x_cache == "MISS"
+        await settle(proxy)
+        _, x_cache, _ = await post(http, proxy, auth, data=form("a band on stage", *base))
+        assert x_cache == "HIT"
+        for parts in (
+            (("input_reference", image), ("audio", b"track two")),
+            (("input_reference", image), ("input_reference", other_image)),
+            (("audio", b"track one"), ("input_reference", image)),
+            (("input_reference", image),),
+        ):
+            _, x_cache, _ = await post(http, proxy, auth, data=form("a band on stage", *parts))
+            assert x_cache == "MISS", [name for name, _ in parts]
+
+
+async def test_a_repeated_field_is_never_cached(proxy: TestServer, sim: TestServer) -> None:
+    auth = {"Authorization": "Bearer sk-alice"}
+    async with aiohttp.ClientSession() as http:
+        data = aiohttp.FormData(default_to_multipart=True)
+        data.add_field("prompt", "a red car")
+        data.add_field("prompt", "a blue car")  # upstreams differ on which one wins
+        status, x_cache, _ = await post(http, proxy, auth, data=data)
+        assert (status, x_cache) == (200, "BYPASS")
+        await settle(proxy)
+        _, x_cache, _ = await post(http, proxy, auth, prompt="a blue car")
+        assert x_cache == "MISS"
+
+
+async def test_deleting_a_video_the_upstream_already_lost_purges_it(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a paper boat in the rain")
+    await settle(proxy)
+    _, headers = await create_raw(alice, prompt="a paper boat in the rain")
+    assert headers["x-cache"] == "HIT"
+    async with aiohttp.ClientSession() as http:  # the upstream's copy expires
+        await http.delete(sim.make_url(f"/v1/videos/{first.id}"))
+    try:
+        await alice.videos.delete(first.id)
+    except openai.NotFoundError:
+        pass
+    else:
+        raise AssertionError("the upstream no longer has the video: its 404 is relayed")
+    second, headers = await create_raw(alice, prompt="a paper boat in the rain")
+    assert headers["x-cache"] == "MISS"
+    await settle(proxy)
+    # Another credential's delete of it, once the upstream has lost it, purges nothing:
+    # the job is not theirs.
+    async with aiohttp.ClientSession() as http:
+        await http.delete(sim.make_url(f"/v1/videos/{second.id}"))
+    bob = client(proxy, "sk-bob")
+    try:
+        await bob.videos.delete(second.id)
+    except openai.NotFoundError:
+        pass
+    else:
+        raise AssertionError("bob's delete of a video the upstream lost is a 404")
+    _, headers = await create_raw(alice, prompt="a paper boat in the rain")
+    assert headers["x-cache"] == "HIT"
+    await alice.close()
+    await bob.close()
+
+
+async def test_a_delete_during_the_download_wins(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(content_bytes=400_000, content_rate=400_000)
+    proxy = await start_proxy(sim, cache_variants=["video"])
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a kite festival")
+    for _ in range(500):  # until the watcher is downloading the (one second long) video
+        if any(r.raw_path.startswith(f"/v1/videos/{first.id}/content") for r in sim_requests(sim)):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the watcher never started downloading")
+    assert (await alice.videos.delete(first.id)).deleted is True
+    await settle(proxy)
+    cache = proxy.app[STATE].cache
+    assert cache is not None and cache.entries.count() == 0
+    assert cache.get_job(first.id) is None
+    _, headers = await create_raw(alice, prompt="a kite festival")
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
+
+
+async def test_a_variant_not_cached_comes_from_the_upstream(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    proxy = await start_proxy(sim, cache_variants=["video"])
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a snail on a leaf")
+    await settle(proxy)
+    hit, headers = await create_raw(alice, prompt="a snail on a leaf")
+    assert headers["x-cache"] == "HIT"
+    thumbnail = (await alice.videos.download_content(hit.id, variant="thumbnail")).read()
+    upstream = (await client(sim).videos.download_content(first.id, variant="thumbnail")).read()
+    assert thumbnail == upstream and thumbnail
+    await alice.close()
