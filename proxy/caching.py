@@ -22,6 +22,7 @@ from cache.service import CacheService, Lookup, digest_reference, fingerprint
 from cache.stores import CacheEntry, JobRecord
 from proxy import videos
 from proxy.bodies import RequestBody, read_body, require_prompt
+from proxy.cached_file import CachedFile, usable_range
 from proxy.capture import request_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
@@ -478,6 +479,9 @@ def _bytes_to_send(request: web.Request, size: int) -> int:
     request (it may well be a 304)."""
     if request.method != "GET" or request.if_none_match or request.if_modified_since:
         return 0
+    wanted = request.headers.get("Range")
+    if wanted is None or not usable_range(wanted):
+        return size  # no range, or one CachedFile ignores
     try:
         wanted = request.http_range
     except ValueError:
@@ -516,7 +520,7 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
             "x-cache": "HIT",
         }
         ctx.state.observe_content_bytes("cache", _bytes_to_send(ctx.request, path.stat().st_size))
-        return web.FileResponse(path, headers=headers)
+        return CachedFile(path, headers=headers)
     if job.kind == "miss":
         return await videos.content(ctx)
     if job.kind == "joined" or (job.kind == "hit" and variant not in blobs):

@@ -210,6 +210,22 @@ async def test_cached_content_range_etag_head(proxy: TestServer, sim: TestServer
             assert r.status == 206
             assert await r.read() == full[10:100]
             assert r.headers["Content-Range"] == f"bytes 10-99/{len(full)}"
+        async with http.get(url, headers={**auth, "Range": "bytes=-5"}) as r:
+            assert r.status == 206 and await r.read() == full[-5:]
+        async with http.get(url, headers={**auth, "Range": f"bytes={len(full)}-"}) as r:
+            assert r.status == 416
+            assert r.headers["Content-Range"] == f"bytes */{len(full)}"
+        # Ranges it cannot use are ignored (RFC 9110 14.2): the whole file, not a 416.
+        for unusable in ("bytes=0-1,5-6", "items=0-1", "bytes=abc", "bytes=5-2"):
+            async with http.get(url, headers={**auth, "Range": unusable}) as r:
+                assert r.status == 200 and await r.read() == full, unusable
+        # If-Range with an entity tag: the range only while it is still the file's.
+        ranged = {**auth, "Range": "bytes=0-9"}
+        async with http.get(url, headers={**ranged, "If-Range": etag}) as r:
+            assert r.status == 206 and await r.read() == full[:10]
+        for stale in ('"0-0"', f"W/{etag}"):
+            async with http.get(url, headers={**ranged, "If-Range": stale}) as r:
+                assert r.status == 200 and await r.read() == full, stale
         async with http.get(url, headers={**auth, "If-None-Match": etag}) as r:
             assert r.status == 304
         async with http.head(url, headers=auth) as r:
