@@ -29,6 +29,9 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
     settings = load_settings(None, {}, environ=env)
     assert settings.cache_variants == ["video"]
     assert settings.prices == {"sora-2": 0.2}
+    env = {"VIDEOCACHE_CACHE_CREDENTIAL_HEADERS": '["Authorization", "X-Tenant-Key"]'}
+    settings = load_settings(None, {}, environ=env)
+    assert settings.cache_credential_headers == ["authorization", "x-tenant-key"]
 
 
 @pytest.mark.parametrize(
@@ -41,6 +44,8 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
         ({"environ": {"VIDEOCACHE_UPSTREAM_FLAVOR": "litellm"}}, "upstream_flavor"),
         ({"overrides": {"embedding_max_batch": 0}}, "invalid setting embedding_max_batch"),
         ({"environ": {"VIDEOCACHE_EMBEDDING_BATCH_WAIT_MS": "-1"}}, "embedding_batch_wait_ms"),
+        ({"overrides": {"cache_credential_headers": ["x key"]}}, "cache_credential_headers"),
+        ({"overrides": {"cache_credential_headers": []}}, "cache_credential_headers"),
     ],
 )
 def test_invalid_settings_name_the_setting(layers: dict, needle: str) -> None:

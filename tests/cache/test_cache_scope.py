@@ -3,8 +3,14 @@ import stat
 from pathlib import Path
 
 import pytest
+from multidict import CIMultiDict
 
-from cache.scope import credential_scope, load_or_create_secret, resolve_scope
+from cache.scope import (
+    credential_identity,
+    credential_scope,
+    load_or_create_secret,
+    resolve_scope,
+)
 
 
 def test_secret_is_created_with_mode_0600_and_reused(tmp_path: Path) -> None:
@@ -37,3 +43,22 @@ def test_resolve_scope_modes() -> None:
     assert resolve_scope(secret, None, "shared", "team") == "shared:team"
     with pytest.raises(ValueError):
         resolve_scope(secret, "k", "bogus", "team")
+
+
+def test_credential_identity_covers_every_listed_header_and_the_project() -> None:
+    names = ["authorization", "api-key", "x-bf-vk"]
+
+    def identity(**headers: str) -> str | None:
+        return credential_identity(CIMultiDict(headers), names)
+
+    # A lone header is its raw value: scopes made before other headers counted still match.
+    assert identity(Authorization="Bearer sk-a") == "Bearer sk-a"
+    assert identity(**{"x-bf-vk": "vk-1"}) == "vk-1"
+    assert identity() is None
+    assert identity(**{"OpenAI-Project": "proj_1"}) is None  # a qualifier, not a credential
+    both = identity(Authorization="Bearer sk-a", **{"OpenAI-Project": "proj_1"})
+    assert both is not None and both != identity(Authorization="Bearer sk-a")
+    assert both != identity(Authorization="Bearer sk-a", **{"OpenAI-Project": "proj_2"})
+    assert identity(Authorization="Bearer sk-a", **{"x-bf-vk": "vk-1"}) != identity(
+        Authorization="Bearer sk-a", **{"x-bf-vk": "vk-2"}
+    )
