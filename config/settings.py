@@ -63,7 +63,7 @@ class Settings(BaseModel):
     # Cache (see README "Cache").
     cache_enabled: bool = True
     # 0.80 comes from bench/eval_cache.py: with the near-miss guard, recall plateaus at
-    # 0.70-0.80 while the false-hit rate on hard negatives stays at 0.3%.
+    # 0.70-0.80 while no hard negative passes (bench/eval_cache.py, 583 pairs).
     cache_threshold: float = Field(0.80, ge=0.0, le=1.0)
     cache_ttl: int = Field(7 * 24 * 3600, ge=1)
     cache_max_bytes: int = Field(20 * 1024**3, ge=1024 * 1024)

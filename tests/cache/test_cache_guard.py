@@ -43,6 +43,64 @@ SHOULD_REJECT = [
 ]
 
 
+# Same words, different arrangement: the order check, after every set check has passed.
+ORDER_SHOULD_REJECT = [
+    ("a cat chasing a dog across a lawn", "a dog chasing a cat across a lawn", "order"),
+    (
+        "a woman walking from left to right across a street",
+        "a woman walking from right to left across a street",
+        "direction",
+    ),
+    ("a tall man next to a short woman", "a short man next to a tall woman", "order"),
+    ("a small house on a large hill", "a large house on a small hill", "order"),
+    ("a red ball and a blue cube", "a blue ball and a red cube", "order"),
+    ("a river flowing north to south", "a river flowing south to north", "direction"),
+    ("seasons changing from summer to winter", "seasons changing from winter to summer", "order"),
+    (
+        "a boat sailing from a harbor to the open sea",
+        "a boat sailing from the open sea to a harbor",
+        "order",
+    ),
+    ("a cup on a book", "a book on a cup", "order"),
+    ("a cat under a table beside a chair", "a cat beside a table under a chair", "order"),
+    (
+        "a woman in a red dress dancing with a man in a black suit",
+        "a woman in a black dress dancing with a man in a red suit",
+        "order",
+    ),
+    ("a man on a horse and a woman on a camel", "a man on a camel and a woman on a horse", "order"),
+    ("two dogs and three cats", "three dogs and two cats", "order"),
+]
+
+# Reordering paraphrases move whole phrases, which the order check lets through.
+ORDER_SHOULD_PASS = [
+    ("At sunset, a dog runs along the beach", "A dog runs along the beach at sunset"),
+    ("A dog runs along the beach at sunset", "At sunset a dog runs along the beach"),
+    (
+        "Under a starry sky, a wolf howls on a hilltop",
+        "On a hilltop, a wolf howls under a starry sky",
+    ),
+    ("a small house on a large hill", "on a large hill, a small house"),
+    ("a red ball and a blue cube, aerial shot", "Aerial shot: a red ball and a blue cube"),
+    ("a bird flying from a tree to a house", "a bird flying to a house from a tree"),
+    ("A woman with red hair in a blue dress", "A woman in a blue dress with red hair"),
+    ("A chef slicing vegetables quickly", "A chef quickly slicing vegetables"),
+    (
+        "Orbit shot of a small bus parked near a lighthouse at dawn, anime style.",
+        "At dawn, a small bus parked near a lighthouse. anime style, orbit shot.",
+    ),
+    (
+        "Tilt up shot of five rabbits walking on a rooftop in the afternoon under overcast skies",
+        "In the afternoon, under overcast skies, five rabbits walking on a rooftop. tilt up shot",
+    ),
+    (
+        "a woman walking from left to right, tracking shot",
+        "tracking shot: a woman walks from left to right",
+    ),
+    ("a red and blue ball", "a blue and red ball"),
+]
+
+
 @pytest.mark.parametrize(("requested", "cached"), SHOULD_PASS)
 def test_paraphrases_pass(requested: str, cached: str) -> None:
     verdict = check_near_miss(requested, cached)
@@ -58,8 +116,42 @@ def test_near_misses_are_rejected(requested: str, cached: str, kind: str) -> Non
         assert verdict.reason and kind.split()[0] in verdict.reason
 
 
+@pytest.mark.parametrize(("requested", "cached", "kind"), ORDER_SHOULD_REJECT)
+def test_rearranged_words_are_rejected(requested: str, cached: str, kind: str) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        verdict = check_near_miss(a, b)
+        assert not verdict.ok
+        assert verdict.reason and verdict.reason.startswith(f"{kind} differs: ")
+
+
+def test_order_reason_quotes_both_arrangements() -> None:
+    verdict = check_near_miss("a cat chasing a dog", "a dog chasing a cat")
+    assert verdict.reason == "order differs: cat chasing a dog vs dog chasing a cat"
+    verdict = check_near_miss("walking from left to right", "walking from right to left")
+    assert verdict.reason == "direction differs: from left to right vs from right to left"
+
+
+@pytest.mark.parametrize(("requested", "cached"), ORDER_SHOULD_PASS)
+def test_reordering_paraphrases_pass(requested: str, cached: str) -> None:
+    verdict = check_near_miss(requested, cached)
+    assert verdict.ok, verdict.reason
+    assert check_near_miss(cached, requested).ok
+
+
+def test_set_differences_are_reported_before_order() -> None:
+    # A colour change that also reorders still names the colour, as before the order check.
+    verdict = check_near_miss("a red ball and a blue cube", "a blue ball and a green cube")
+    assert verdict.reason and verdict.reason.startswith("colour differs")
+
+
 def test_guard_is_fast() -> None:
     started = time.perf_counter()
     for _ in range(1000):
         check_near_miss(SHOULD_REJECT[0][0], SHOULD_PASS[0][1])
+    assert (time.perf_counter() - started) / 1000 < 0.001
+    # The order check runs only when all else matches: the slowest path, long prompts.
+    long_a, long_b = ORDER_SHOULD_PASS[9]
+    started = time.perf_counter()
+    for _ in range(1000):
+        check_near_miss(long_a, long_b)
     assert (time.perf_counter() - started) / 1000 < 0.001
