@@ -167,7 +167,16 @@ class CacheService:
             return False
         return all(self.blobs.path(sha) is not None for sha in entry.blobs.values())
 
-    async def lookup(self, fp: RequestFingerprint, controls: CacheControls) -> Lookup:
+    async def lookup(
+        self, fp: RequestFingerprint, controls: CacheControls, *, lead: bool = False
+    ) -> Lookup:
+        """Exact hit, in-flight job to join, semantic hit, or miss (or bypass).
+
+        With `lead`, an exact-stage miss makes this request the leader of identical ones:
+        until `settle` is called with its job (remember_miss does) or without one, identical
+        leading lookups wait and then join it. A caller passing `lead` must settle in every
+        outcome (the proxy does so in a finally), or those waiters wait forever.
+        """
         t0 = time.perf_counter()
         now = time.time()
         result = Lookup("miss", fp, exact_key(fp), bucket_key(fp))
@@ -189,7 +198,7 @@ class CacheService:
                 if controls.no_store:  # its video is shared with no one: it joins no one
                     break
                 inflight = self.jobs.find_inflight(fp.scope, result.exact_key)
-                leader = self._leading.get(result.exact_key)
+                leader = self._leading.get(result.exact_key) if lead else None
                 if inflight is None and leader is not None:
                     # shield: a client that hangs up must not cancel the leader's outcome
                     outcome = await asyncio.shield(leader)
@@ -200,8 +209,10 @@ class CacheService:
                     result.kind, result.job = "joined", inflight
                     result.lookup_seconds = time.perf_counter() - t0
                     return result
-                self._leading[result.exact_key] = asyncio.get_running_loop().create_future()
-                result.leading = True
+                if lead:
+                    future = asyncio.get_running_loop().create_future()
+                    self._leading[result.exact_key] = future
+                    result.leading = True
                 break
         try:
             await self._semantic(result, fp, controls, threshold, now)

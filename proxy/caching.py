@@ -240,7 +240,7 @@ async def cached_generation(
         fields=fields,
         input_reference=input_reference,
     )
-    lookup = await cache.lookup(fp, controls)
+    lookup = await cache.lookup(fp, controls, lead=True)
     try:
         _note(ctx, lookup)
         prompt = str(fields["prompt"])

@@ -1,0 +1,59 @@
+"""CacheService's merging of identical misses, without HTTP: who leads, who waits, and that
+callers which never settle (benchmarks, tools) are not made to wait."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from cache.controls import CacheControls
+from cache.keys import RequestFingerprint
+from cache.service import CacheConfig, CacheService, fingerprint
+
+
+def service(tmp_path: Path) -> CacheService:
+    return CacheService(tmp_path, CacheConfig(threshold=0.8, ttl=3600, max_bytes=2**30), None)
+
+
+def request(prompt: str = "a red kite over dunes") -> RequestFingerprint:
+    return fingerprint(scope="s", namespace="", fields={"prompt": prompt}, input_reference="")
+
+
+async def test_lookups_that_do_not_lead_never_wait(tmp_path: Path) -> None:
+    cache = service(tmp_path)
+    first = await cache.lookup(request(), CacheControls())
+    second = await asyncio.wait_for(cache.lookup(request(), CacheControls()), 1.0)
+    assert (first.kind, second.kind) == ("miss", "miss")
+    assert not first.leading and not second.leading
+    cache.close()
+
+
+async def test_identical_leading_lookups_wait_for_the_leaders_job(tmp_path: Path) -> None:
+    cache = service(tmp_path)
+    leader = await cache.lookup(request(), CacheControls(), lead=True)
+    assert leader.kind == "miss" and leader.leading
+    waiting = asyncio.ensure_future(cache.lookup(request(), CacheControls(), lead=True))
+    other = await cache.lookup(request("another prompt"), CacheControls(), lead=True)
+    assert other.leading  # a different request is not held up
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    job = cache.remember_miss(leader, {"id": "video_up1", "status": "queued"}, CacheControls())
+    joined = await asyncio.wait_for(waiting, 1.0)
+    assert joined.kind == "joined" and joined.job is not None and joined.job.id == job.id
+    cache.settle(other)
+    cache.close()
+
+
+async def test_waiters_look_again_when_the_leader_made_no_job(tmp_path: Path) -> None:
+    cache = service(tmp_path)
+    leader = await cache.lookup(request(), CacheControls(), lead=True)
+    waiting = asyncio.ensure_future(cache.lookup(request(), CacheControls(), lead=True))
+    await asyncio.sleep(0.01)
+    cache.settle(leader)  # e.g. the upstream refused the create
+    again = await asyncio.wait_for(waiting, 1.0)
+    assert again.kind == "miss" and again.leading  # it leads now
+    cache.settle(again)
+    # no-store requests neither lead nor wait: their video is shared with no one
+    loner = await cache.lookup(request(), CacheControls(no_store=True), lead=True)
+    assert loner.kind == "miss" and not loner.leading
+    cache.close()
