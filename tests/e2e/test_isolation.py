@@ -128,20 +128,22 @@ async def test_shared_scope_watches_a_job_with_its_creators_credential(
     await bob.close()
 
 
+async def assert_one_upstream_job(proxy: TestServer, sim: TestServer, prompt: str) -> None:
+    """8 identical creates at once: one MISS goes upstream, the other 7 join it."""
+    alice = client(proxy)
+    results = await asyncio.gather(*(create_raw(alice, prompt=prompt) for _ in range(8)))
+    assert sorted(h["x-cache"] for _, h in results) == ["JOINED"] * 7 + ["MISS"]
+    assert upstream_creates(sim) == 1
+    await settle(proxy)
+    await alice.close()
+
+
 async def test_truly_concurrent_identical_creates_cost_one_upstream_job(
     start_proxy: ServerFactory, start_simulator: ServerFactory
 ) -> None:
     # A slow upstream: every create is still waiting for its answer when the others come.
     sim = await start_simulator(slow_ms=300)
-    proxy = await start_proxy(sim)
-    alice = client(proxy)
-    results = await asyncio.gather(
-        *(create_raw(alice, prompt="fireworks over a harbour") for _ in range(8))
-    )
-    assert sorted(h["x-cache"] for _, h in results) == ["JOINED"] * 7 + ["MISS"]
-    assert upstream_creates(sim) == 1
-    await settle(proxy)
-    await alice.close()
+    await assert_one_upstream_job(await start_proxy(sim), sim, "fireworks over a harbour")
 
 
 async def test_concurrent_creates_are_merged_while_the_first_one_embeds(
@@ -149,14 +151,7 @@ async def test_concurrent_creates_are_merged_while_the_first_one_embeds(
 ) -> None:
     sim = await start_simulator(slow_ms=100)
     proxy = await start_proxy(sim, embedder=embedder)
-    alice = client(proxy)
-    results = await asyncio.gather(
-        *(create_raw(alice, prompt="a hot air balloon over vineyards") for _ in range(8))
-    )
-    assert sorted(h["x-cache"] for _, h in results) == ["JOINED"] * 7 + ["MISS"]
-    assert upstream_creates(sim) == 1
-    await settle(proxy)
-    await alice.close()
+    await assert_one_upstream_job(proxy, sim, "a hot air balloon over vineyards")
 
 
 async def test_when_the_first_create_fails_the_waiting_ones_try_again(
