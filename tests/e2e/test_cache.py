@@ -159,6 +159,12 @@ async def test_cache_control_headers(proxy: TestServer, sim: TestServer) -> None
         ("x-bf-cache-threshold", "high"),
         ("Cache-Control", "max-age=soon"),
         ("x-cache-namespace", "no spaces/allowed"),
+        ("x-bf-cache-ttl", "500ms"),  # Go durations, but under a second
+        ("x-bf-cache-ttl", "0s"),
+        ("x-bf-cache-ttl", "5 minutes"),
+        ("x-cache-ttl", "-5m"),
+        ("x-bf-cache-no-store", "yes"),
+        ("X-BF-Cache-No-Store", "1"),
     ],
 )
 async def test_malformed_cache_header_is_400(
@@ -168,6 +174,7 @@ async def test_malformed_cache_header_is_400(
     with pytest.raises(openai.BadRequestError) as caught:
         await alice.videos.create(prompt="a cat", extra_headers={header: value})
     assert caught.value.body["param"].lower() == header.lower()
+    assert header.lower() in caught.value.body["message"].lower()
     assert sim_requests(sim) == []
     await alice.close()
 
