@@ -200,11 +200,14 @@ class CacheService:
                 inflight = self.jobs.find_inflight(fp.scope, result.exact_key)
                 leader = self._leading.get(result.exact_key) if lead else None
                 if inflight is None and leader is not None:
-                    # shield: a client that hangs up must not cancel the leader's outcome
-                    outcome = await asyncio.shield(leader)
-                    inflight = outcome if outcome is not None and outcome.pending else None
+                    # shield: a client that hangs up must not cancel the leader's outcome.
+                    # Its job is joined even if already completed (a synchronous upstream).
+                    inflight = await asyncio.shield(leader)
                     if inflight is None:
-                        continue  # the leader made no job to join: look again
+                        # No job came of it (an upstream error, a hit after all): look once
+                        # more, then go alone, never queue behind leader after leader.
+                        lead = False
+                        continue
                 if inflight is not None:
                     result.kind, result.job = "joined", inflight
                     result.lookup_seconds = time.perf_counter() - t0
@@ -249,8 +252,14 @@ class CacheService:
             result.embedding, result.tokens = embedding.vector, embedding.tokens
             if self.index.bucket_size(result.bucket_key):
                 candidates = self.index.search(result.bucket_key, embedding.vector, k=5)
-                decision = decide_semantic(
-                    candidates, fp.prompt, self._live_prompt(fp.scope, controls, now), threshold
+                # In a thread: the guard is pure Python and a long prompt costs milliseconds
+                # per candidate, which must not stall every other request on the loop.
+                decision = await asyncio.to_thread(
+                    decide_semantic,
+                    candidates,
+                    fp.prompt,
+                    self._live_prompt(fp.scope, controls, now),
+                    threshold,
                 )
                 result.similarity = decision.similarity
                 result.reason = decision.reason

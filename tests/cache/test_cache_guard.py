@@ -1,8 +1,6 @@
-import time
-
 import pytest
 
-from cache.guard import check_near_miss
+from cache.guard import MAX_ORDER_WORDS, check_near_miss
 
 SHOULD_PASS = [
     (
@@ -144,14 +142,15 @@ def test_set_differences_are_reported_before_order() -> None:
     assert verdict.reason and verdict.reason.startswith("colour differs")
 
 
-def test_guard_is_fast() -> None:
-    started = time.perf_counter()
-    for _ in range(1000):
-        check_near_miss(SHOULD_REJECT[0][0], SHOULD_PASS[0][1])
-    assert (time.perf_counter() - started) / 1000 < 0.001
-    # The order check runs only when all else matches: the slowest path, long prompts.
-    long_a, long_b = ORDER_SHOULD_PASS[9]
-    started = time.perf_counter()
-    for _ in range(1000):
-        check_near_miss(long_a, long_b)
-    assert (time.perf_counter() - started) / 1000 < 0.001
+def test_word_order_is_not_compared_past_the_cap() -> None:
+    # The order check's cost grows with the cube of the words in the worst case, and it
+    # runs for every candidate: one prompt of thousands of words must not stall the proxy.
+    # (Its speed on ordinary prompts is measured by bench/eval_cache.py, not here.)
+    words = [f"{a}{b}ox" for a in "bcdfghjklm" for b in "bcdfghjklmnpqrstvwz"][:150]
+    third = len(words) // 3
+    head, one, two = words[:third], words[third : 2 * third], words[2 * third :]
+    requested, cached = " ".join(head + one + two), " ".join(head + two + one)
+    verdict = check_near_miss(requested, cached)
+    assert not verdict.ok and verdict.reason == f"order not compared: over {MAX_ORDER_WORDS} words"
+    short = " ".join(words[: MAX_ORDER_WORDS // 2])
+    assert check_near_miss(short, short + ".").ok  # the cap is on comparing, not on passing

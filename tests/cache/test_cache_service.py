@@ -44,16 +44,29 @@ async def test_identical_leading_lookups_wait_for_the_leaders_job(tmp_path: Path
     cache.close()
 
 
-async def test_waiters_look_again_when_the_leader_made_no_job(tmp_path: Path) -> None:
+async def test_waiters_go_alone_when_the_leader_made_no_job(tmp_path: Path) -> None:
     cache = service(tmp_path)
     leader = await cache.lookup(request(), CacheControls(), lead=True)
     waiting = asyncio.ensure_future(cache.lookup(request(), CacheControls(), lead=True))
     await asyncio.sleep(0.01)
     cache.settle(leader)  # e.g. the upstream refused the create
     again = await asyncio.wait_for(waiting, 1.0)
-    assert again.kind == "miss" and again.leading  # it leads now
-    cache.settle(again)
+    # It goes alone: waiting behind leader after leader would serialise every retry.
+    assert again.kind == "miss" and not again.leading
     # no-store requests neither lead nor wait: their video is shared with no one
     loner = await cache.lookup(request(), CacheControls(no_store=True), lead=True)
     assert loner.kind == "miss" and not loner.leading
+    cache.close()
+
+
+async def test_a_job_completed_at_once_is_still_joined(tmp_path: Path) -> None:
+    # A synchronous upstream answers the create with a finished video: identical requests
+    # that waited join it rather than each creating their own, one after another.
+    cache = service(tmp_path)
+    leader = await cache.lookup(request(), CacheControls(), lead=True)
+    waiting = asyncio.ensure_future(cache.lookup(request(), CacheControls(), lead=True))
+    await asyncio.sleep(0.01)
+    job = cache.remember_miss(leader, {"id": "video_up2", "status": "completed"}, CacheControls())
+    joined = await asyncio.wait_for(waiting, 1.0)
+    assert joined.kind == "joined" and joined.job is not None and joined.job.id == job.id
     cache.close()
