@@ -20,7 +20,8 @@ SECRET_BYTES = 32
 ANONYMOUS_SCOPE = "anonymous"
 SCOPE_MODES = ("credential", "shared")
 # Request headers that select who pays inside one API key (OpenAI's organisation and
-# project): part of the identity when present, never an identity on their own.
+# project): part of who created a job (the watcher must poll it with the same ones), not of
+# the scope, which is the key's, as it was before these headers were read at all.
 IDENTITY_QUALIFIERS = ("openai-organization", "openai-project")
 
 
@@ -61,10 +62,12 @@ def _read_secret(path: Path) -> bytes:
     return data
 
 
-def credential_identity(headers: Mapping[str, str], names: Sequence[str]) -> str | None:
+def credential_identity(
+    headers: Mapping[str, str], names: Sequence[str], qualifiers: Sequence[str] = ()
+) -> str | None:
     """The caller's credential as one string, from the headers named in `names` (the
-    operator's list: Authorization, api-key, gateway virtual keys, ...) plus the
-    organisation/project qualifiers; None when none of `names` is present.
+    operator's list: Authorization, api-key, gateway virtual keys, ...), followed by those
+    of `qualifiers` present; None when none of `names` is present.
 
     A lone header gives its raw value, which is what scopes were made from before other
     headers counted, so existing entries keep their scope. Several give "name: value"
@@ -73,7 +76,7 @@ def credential_identity(headers: Mapping[str, str], names: Sequence[str]) -> str
     pairs = [(name, value) for name in names if (value := headers.get(name))]
     if not pairs:
         return None
-    pairs += [(name, value) for name in IDENTITY_QUALIFIERS if (value := headers.get(name))]
+    pairs += [(name, value) for name in qualifiers if (value := headers.get(name))]
     if len(pairs) == 1:
         return pairs[0][1]
     return "\n".join(f"{name}: {value}" for name, value in pairs)

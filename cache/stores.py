@@ -223,9 +223,10 @@ class JobRecord:
     ttl: int | None = None
     embedding: bytes | None = None
     request_params: dict[str, Any] = field(default_factory=dict)
-    # HMAC of the credential that created the job (cache.scope.credential_scope), whatever
+    # HMAC of the credential (with its organisation/project) that created the job, whatever
     # the scope mode: whose credential the watcher may use for it. "" on records written
-    # before it existed, which were all made in credential mode, where it equals `scope`.
+    # before it existed: the watcher then uses the scope's credential, in credential mode
+    # only (proxy/caching.py caller_of).
     owner: str = ""
 
     @property

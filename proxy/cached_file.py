@@ -3,33 +3,59 @@ Range rules of RFC 9110 that it does not follow itself.
 
 - A Range header the server cannot use (another unit, bad syntax, several ranges) is to
   be ignored (section 14.2): a full 200, where FileResponse answers 416.
-- If-Range may hold an entity tag (section 13.1.5): the range applies only when it is
-  the file's current strong ETag. FileResponse understands dates only and would send a
-  206 of possibly other bytes.
+- A usable range is passed on in its plain form (`bytes=0-1`): FileResponse refuses the
+  whitespace RFC 9110 allows around its parts.
+- If-Range (section 13.1.5) holds an entity tag or a date, and the range applies only when
+  it is the file's current strong ETag or exactly its Last-Modified date; anything else
+  (another tag, a weak one, an earlier date, something unreadable) sends the whole file.
+  FileResponse understands dates only, and any date not older than the file: it would send
+  a 206 of possibly other bytes.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from email.utils import parsedate_to_datetime
 
 from aiohttp import hdrs, web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.web_request import BaseRequest
 
-_SINGLE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", re.IGNORECASE)
+# At most 18 digits: any file offset fits, and int() of thousands of digits is slow.
+_SINGLE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.IGNORECASE)
+
+
+def plain_range(value: str) -> str | None:
+    """One syntactically valid byte range in the plain form FileResponse parses, or None.
+    (Satisfiable or not: FileResponse answers 416 for one past the end, as it should.)"""
+    match = _SINGLE_RANGE.fullmatch(value)
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if first and last and int(first) > int(last):
+        return None
+    return f"bytes={first}-{last}"
 
 
 def usable_range(value: str) -> bool:
-    """One syntactically valid byte range (satisfiable or not: FileResponse answers 416
-    for one past the end, as it should)."""
-    match = _SINGLE_RANGE.fullmatch(value)
-    if match is None:
+    return plain_range(value) is not None
+
+
+def _validator_matches(condition: str, path: os.PathLike[str] | str) -> bool:
+    """Whether an If-Range value still describes the file: its strong ETag, or exactly its
+    Last-Modified second."""
+    if condition.startswith(('"', "W/")):
+        return condition == file_etag(path)  # weak tags never match (strong comparison)
+    try:
+        when = parsedate_to_datetime(condition)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return False
-    first, last = match.groups()
-    if not first and not last:
-        return False
-    return not (first and last and int(first) > int(last))
+    # FileResponse's Last-Modified is the mtime rounded up to the second.
+    return int(when.timestamp()) == math.ceil(os.stat(path).st_mtime)
 
 
 def file_etag(path: os.PathLike[str] | str) -> str:
@@ -46,13 +72,18 @@ class CachedFile(web.FileResponse):
         wanted = request.headers.get(hdrs.RANGE)
         if wanted is None:
             return request
-        keep = usable_range(wanted)
+        plain = plain_range(wanted)
         condition = request.headers.get(hdrs.IF_RANGE, "").strip()
-        if keep and condition.startswith(('"', "W/")):
-            # Weak tags never match here (strong comparison); a date is FileResponse's job.
-            keep = condition == file_etag(self._path)
-        if keep:
+        if plain is not None and condition and not _validator_matches(condition, self._path):
+            plain = None
+        if plain == wanted and not condition:
             return request
         headers = request.headers.copy()
-        del headers[hdrs.RANGE]
+        if plain is None:
+            del headers[hdrs.RANGE]
+        else:
+            headers[hdrs.RANGE] = plain
+        # The condition is settled here; FileResponse's own (date-only) reading must not
+        # turn it around.
+        headers.popall(hdrs.IF_RANGE, None)
         return request.clone(headers=headers)

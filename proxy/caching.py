@@ -38,10 +38,10 @@ X_CACHE = {
 }
 
 
-def credential_of(ctx: RequestContext) -> str | None:
+def credential_of(ctx: RequestContext, qualifiers: tuple[str, ...] = ()) -> str | None:
     """The caller's credential identity (cache.scope.credential_identity), or None."""
     names = ctx.state.settings.cache_credential_headers
-    return credential_identity(ctx.request.headers, names)
+    return credential_identity(ctx.request.headers, names, qualifiers)
 
 
 def _not_found(video_id: str) -> ProxyError:
@@ -70,14 +70,21 @@ def caller_of(ctx: RequestContext, cache: CacheService) -> Caller | None:
     if credential is None and not settings.cache_anonymous:
         ctx.log_fields["scope"] = None
         return None
-    caller = Caller(cache.scope_for(credential), cache.owner_for(credential))
+    # The owner adds the organisation/project: a job is polled with exactly the headers
+    # that created it, while the scope stays the key's (existing entries keep theirs).
+    caller = Caller(
+        cache.scope_for(credential), cache.owner_for(credential_of(ctx, IDENTITY_QUALIFIERS))
+    )
     # Logged as a prefix of its HMAC: enough to correlate requests, never the key.
     ctx.log_fields["scope"] = caller.scope[:16]
     if credential is not None:
         names = (*settings.cache_credential_headers, *IDENTITY_QUALIFIERS)
-        ctx.state.credentials[caller.owner] = {
-            k: v for k in names if (v := ctx.request.headers.get(k)) is not None
-        }
+        headers = {k: v for k in names if (v := ctx.request.headers.get(k)) is not None}
+        ctx.state.credentials[caller.owner] = headers
+        if cache.config.scope_mode == "credential":
+            # Jobs recorded before owners existed are found by scope, which in this mode
+            # is one credential's (in shared mode such jobs wait for no one's).
+            ctx.state.credentials[caller.scope] = headers
     return caller
 
 
@@ -314,12 +321,14 @@ def _reference_key(body: RequestBody, base: str = "") -> str:
     A body with one input_reference part keeps the form keys had before other parts counted.
     """
     files = body.files
+    text = digest_reference(body.fields.get("input_reference"))
     if not files:
-        return base or digest_reference(body.fields.get("input_reference"))
-    if len(files) == 1 and files[0].name == "input_reference" and not base:
+        return f"{base}{text}" if base else text
+    if len(files) == 1 and files[0].name == "input_reference" and not base and not text:
         return f"sha256:{files[0].sha256}"
     parts = orjson.dumps([[part.name, part.sha256] for part in files])
-    return f"{base}files:sha256:{hashlib.sha256(parts).hexdigest()}"
+    # A text input_reference beside the files counts too.
+    return f"{base}files:sha256:{hashlib.sha256(parts).hexdigest()}" + (f"+{text}" if text else "")
 
 
 def _local_job(ctx: RequestContext) -> JobRecord | None:
@@ -382,10 +391,18 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
         fields.setdefault("model", job.model)
         fields.setdefault("seconds", job.seconds)
         fields.setdefault("size", job.size)
-    reference = _reference_key(body, base=source_key + "+") if body.files else source_key
+    uploads = body.files or body.fields.get("input_reference") not in (None, "")
+    reference = _reference_key(body, base=source_key + "+") if uploads else source_key
     response = await cached_generation(ctx, body, fields, reference, raw_path=raw_path)
-    if raw_path is not None and response.status == 404:
-        # The upstream's 404 would name an id this client never saw.
+    body = response.body if isinstance(response, web.Response) else None
+    if (
+        raw_path is not None
+        and response.status == 404
+        and isinstance(body, bytes)
+        and upstream_source.encode() in body
+    ):
+        # The upstream no longer has the source, and its 404 names an id this client never
+        # saw. (A 404 about something else, such as an unknown model, is relayed as is.)
         raise ProxyError(
             404,
             f"Video '{source_id}' can no longer be remixed: the upstream no longer has it.",
@@ -465,7 +482,9 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
 
     response = await videos.json_route(ctx, decorate=purge)
     caller = caller_of(ctx, cache) if cache is not None and job is not None else None
-    owned = caller is not None and job is not None and job.owner in ("", caller.owner)
+    owned = caller is not None and job is not None and job.owner == caller.owner
+    if caller is not None and job is not None and not job.owner and cache is not None:
+        owned = cache.config.scope_mode == "credential"  # a record from before owners
     if cache is not None and owned and response.status in (404, 410):
         # The caller's own job, already gone upstream (its assets expire after about an
         # hour): the cached copy would outlive the delete, so it goes too.

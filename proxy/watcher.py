@@ -155,6 +155,8 @@ class Watcher:
                 log.debug("watch_retry", error=exc.message, delay=round(delay, 3))
                 continue
             failures = 0
+            if cache.get_job(job_id) is None:  # deleted by its client during the poll
+                return
             status = str(video.get("status") or "")
             job.status = (
                 status if status in _TERMINAL or status in ("queued", "in_progress") else job.status

@@ -45,20 +45,23 @@ def test_resolve_scope_modes() -> None:
         resolve_scope(secret, "k", "bogus", "team")
 
 
-def test_credential_identity_covers_every_listed_header_and_the_project() -> None:
+def test_credential_identity_covers_every_listed_header_and_qualifiers() -> None:
     names = ["authorization", "api-key", "x-bf-vk"]
+    qualifiers = ["openai-project"]
 
-    def identity(**headers: str) -> str | None:
-        return credential_identity(CIMultiDict(headers), names)
+    def identity(qualified: bool = False, **headers: str) -> str | None:
+        return credential_identity(CIMultiDict(headers), names, qualifiers if qualified else ())
 
     # A lone header is its raw value: scopes made before other headers counted still match.
     assert identity(Authorization="Bearer sk-a") == "Bearer sk-a"
     assert identity(**{"x-bf-vk": "vk-1"}) == "vk-1"
     assert identity() is None
-    assert identity(**{"OpenAI-Project": "proj_1"}) is None  # a qualifier, not a credential
-    both = identity(Authorization="Bearer sk-a", **{"OpenAI-Project": "proj_1"})
-    assert both is not None and both != identity(Authorization="Bearer sk-a")
-    assert both != identity(Authorization="Bearer sk-a", **{"OpenAI-Project": "proj_2"})
+    project = {"OpenAI-Project": "proj_1"}
+    assert identity(True, **project) is None  # a qualifier, not a credential
+    assert identity(Authorization="Bearer sk-a", **project) == "Bearer sk-a"
+    qualified = identity(True, Authorization="Bearer sk-a", **project)
+    assert qualified is not None and qualified != "Bearer sk-a"
+    assert qualified != identity(True, Authorization="Bearer sk-a", **{"OpenAI-Project": "p2"})
     assert identity(Authorization="Bearer sk-a", **{"x-bf-vk": "vk-1"}) != identity(
         Authorization="Bearer sk-a", **{"x-bf-vk": "vk-2"}
     )

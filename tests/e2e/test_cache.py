@@ -211,7 +211,7 @@ async def test_cached_content_range_etag_head(proxy: TestServer, sim: TestServer
     async with aiohttp.ClientSession() as http:
         async with http.get(url, headers=auth) as r:
             full = await r.read()
-            etag = r.headers["ETag"]
+            etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
             assert r.headers["x-cache"] == "HIT" and r.headers["Content-Type"] == "video/mp4"
         async with http.get(url, headers={**auth, "Range": "bytes=10-99"}) as r:
             assert r.status == 206
@@ -230,9 +230,17 @@ async def test_cached_content_range_etag_head(proxy: TestServer, sim: TestServer
         ranged = {**auth, "Range": "bytes=0-9"}
         async with http.get(url, headers={**ranged, "If-Range": etag}) as r:
             assert r.status == 206 and await r.read() == full[:10]
-        for stale in ('"0-0"', f"W/{etag}"):
+        async with http.get(url, headers={**ranged, "If-Range": modified}) as r:
+            assert r.status == 206 and await r.read() == full[:10]
+        earlier = "Mon, 01 Jan 2024 00:00:00 GMT"
+        for stale in ('"0-0"', f"W/{etag}", earlier, "not a validator"):
             async with http.get(url, headers={**ranged, "If-Range": stale}) as r:
                 assert r.status == 200 and await r.read() == full, stale
+        # Whitespace RFC 9110 allows, and offsets too long to be real.
+        async with http.get(url, headers={**auth, "Range": "bytes = 0 - 1"}) as r:
+            assert r.status == 206 and await r.read() == full[:2]
+        async with http.get(url, headers={**auth, "Range": "bytes=" + "9" * 5000 + "-"}) as r:
+            assert r.status == 200 and await r.read() == full
         async with http.get(url, headers={**auth, "If-None-Match": etag}) as r:
             assert r.status == 304
         async with http.head(url, headers=auth) as r:
@@ -281,8 +289,9 @@ async def test_remix_of_minted_id_and_remix_cache(proxy: TestServer, sim: TestSe
     # After the upstream forgets the source, remixing the minted id is a clear 404.
     async with aiohttp.ClientSession() as http:
         await http.delete(sim.make_url(f"/v1/videos/{first.id}"))
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.NotFoundError) as gone:
         await alice.videos.remix(hit.id, prompt="the castle at night")
+    assert hit.id in gone.value.message and first.id not in gone.value.message
     await alice.close()
 
 

@@ -87,19 +87,27 @@ async def test_anonymous_caching_is_the_operators_choice(
         assert x_cache == "MISS"
 
 
-async def test_the_project_is_part_of_the_credential(proxy: TestServer, sim: TestServer) -> None:
-    one = openai.AsyncOpenAI(
-        api_key="sk-alice", project="proj_one", base_url=str(proxy.make_url("/v1")), max_retries=0
-    )
-    two = openai.AsyncOpenAI(
-        api_key="sk-alice", project="proj_two", base_url=str(proxy.make_url("/v1")), max_retries=0
-    )
-    await one.videos.create(prompt="a quarterly results teaser")
+async def test_a_job_is_watched_with_the_project_that_created_it(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(slow_ms=50)
+    proxy = await start_proxy(sim)
+    base = str(proxy.make_url("/v1"))
+    one = openai.AsyncOpenAI(api_key="sk-alice", project="proj_one", base_url=base, max_retries=0)
+    two = openai.AsyncOpenAI(api_key="sk-alice", project="proj_two", base_url=base, max_retries=0)
+    first = await one.videos.create(prompt="a quarterly results teaser")
+    await two.videos.create(prompt="a product roadmap teaser")  # the key's latest project
     await settle(proxy)
-    _, headers = await create_raw(one, prompt="a quarterly results teaser")
-    assert headers["x-cache"] == "HIT"
+    polls = [
+        r
+        for r in sim_requests(sim)
+        if r.headers.get("x-request-id", "").startswith("watch_")
+        and r.raw_path.startswith(f"/v1/videos/{first.id}")
+    ]
+    assert polls and {r.headers.get("openai-project") for r in polls} == {"proj_one"}
+    # The scope is the key's: one key, one cache, whichever project asks.
     _, headers = await create_raw(two, prompt="a quarterly results teaser")
-    assert headers["x-cache"] == "MISS"
+    assert headers["x-cache"] == "HIT"
     await one.close()
     await two.close()
 
@@ -202,6 +210,12 @@ async def test_every_uploaded_part_is_part_of_the_key(proxy: TestServer, sim: Te
         ):
             _, x_cache, _ = await post(http, proxy, auth, data=form("a band on stage", *parts))
             assert x_cache == "MISS", [name for name, _ in parts]
+        # A text input_reference (a URL) beside the files is part of the key too.
+        for url in ("https://example.com/a.png", "https://example.com/b.png"):
+            data = form("a band on stage", *base)
+            data.add_field("input_reference", url)
+            _, x_cache, _ = await post(http, proxy, auth, data=data)
+            assert x_cache == "MISS", url
 
 
 async def test_a_repeated_field_is_never_cached(proxy: TestServer, sim: TestServer) -> None:
