@@ -279,7 +279,7 @@ async def cached_generation(
 
         return await videos.forward_body(ctx, body, decorate, raw_path=raw_path)
     finally:
-        cache.settle(lookup)  # no job came of it (an error, a hit): waiters look again
+        cache.settle(lookup)  # no job came of it (an error, a hit): waiters go alone
 
 
 Generation = Callable[[RequestContext, RequestBody], Awaitable[web.StreamResponse]]
@@ -394,12 +394,12 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
     uploads = body.files or body.fields.get("input_reference") not in (None, "")
     reference = _reference_key(body, base=source_key + "+") if uploads else source_key
     response = await cached_generation(ctx, body, fields, reference, raw_path=raw_path)
-    body = response.body if isinstance(response, web.Response) else None
+    answer = response.body if isinstance(response, web.Response) else None
     if (
         raw_path is not None
         and response.status == 404
-        and isinstance(body, bytes)
-        and upstream_source.encode() in body
+        and isinstance(answer, bytes)
+        and upstream_source.encode() in answer
     ):
         # The upstream no longer has the source, and its 404 names an id this client never
         # saw. (A 404 about something else, such as an unknown model, is relayed as is.)
@@ -481,16 +481,24 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
             cache.delete_job(upstream_id)
 
     response = await videos.json_route(ctx, decorate=purge)
-    caller = caller_of(ctx, cache) if cache is not None and job is not None else None
-    owned = caller is not None and job is not None and job.owner == caller.owner
-    if caller is not None and job is not None and not job.owner and cache is not None:
-        owned = cache.config.scope_mode == "credential"  # a record from before owners
-    if cache is not None and owned and response.status in (404, 410):
+    gone = response.status in (404, 410)
+    if cache is not None and job is not None and gone and _created_by_caller(ctx, cache, job):
         # The caller's own job, already gone upstream (its assets expire after about an
         # hour): the cached copy would outlive the delete, so it goes too.
         cache.purge_upstream(upstream_id)
         cache.delete_job(upstream_id)
     return response
+
+
+def _created_by_caller(ctx: RequestContext, cache: CacheService, job: JobRecord) -> bool:
+    """Whether the request carries the credential that created `job`. A record from before
+    jobs had owners: its scope's, which is one credential's only in credential mode."""
+    caller = caller_of(ctx, cache)
+    if caller is None:
+        return False
+    if job.owner:
+        return job.owner == caller.owner
+    return cache.config.scope_mode == "credential" and job.scope == caller.scope
 
 
 def _bytes_to_send(request: web.Request, size: int) -> int:
