@@ -23,7 +23,18 @@ numbers...). Two such words are rejected when
   starry sky"), which is adverbials moving;
 - or each took the other's preposition: "from left to right" / "from right to left",
   "from a harbor to the sea" / "from the sea to a harbor", "a cup on a book" / "a book
-  on a cup". A moved phrase keeps its preposition.
+  on a cup". A moved phrase keeps its preposition;
+- or they crossed a sequence marker ("then", "after that", "afterwards", "next",
+  "finally", "followed by"), whatever their kinds: the markers split a prompt into events
+  in time, and "a man opens the door, then a dog runs out" / "a dog runs out, then a man
+  opens the door" shows them in the other order. Phrases move within an event, never
+  across a marker (a visual style, which covers the whole video, may).
+
+A word used twice is compared occurrence by occurrence ("the cat sleeps, the dog barks" /
+"the dog sleeps, the cat barks" repeat "cat" and "dog" from "a cat and a dog"): each
+occurrence is paired with the other prompt's occurrence that has the same neighbours, else
+in order, so a phrase moving past another occurrence of its word is still a move ("in a red
+room, a man paints a red wall" / "a man paints a red wall in a red room").
 
 What still passes is what a paraphrase changes: phrase order, inflection (walks /
 walking), synonyms from a small table (car / automobile, big / large), filler ("a
@@ -83,8 +94,14 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"\b(?:4|8)k\b", " "),
     (r"n't\b", " not"),
     (r"\bcannot\b", "can not"),
+    # Sequence markers, all read as "then" (a stopword: "X, finally Y" is "X, then Y"); the
+    # order check keeps words from crossing them. One pattern: each costs every call. "next"
+    # is one only where it opens a clause, which _tokens decides.
+    (r"\b(?:after(?:[\s-]+that\b|wards?\b)|followed[\s-]+by\b|finally\b)", " then "),
 )
 _PHRASE_PATTERNS = tuple((re.compile(p), r) for p, r in _PHRASES)
+_SEQUENCE_MARKER = "then"  # what every sequence marker reads as
+_CLAUSE_OPENERS = frozenset(("", "and", _SEQUENCE_MARKER))  # after these "next" is a marker
 # Words, plus the punctuation that ends a phrase (kept for the word-order check only).
 _TOKEN_OR_BREAK = re.compile(r"[a-z0-9]+|[,.;:!?()\[\]\"—–]| - ")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -786,6 +803,10 @@ _CATEGORY_SETS = {
     name: frozenset(_CANONICAL.get(_stem(w), _stem(w)) for w in words)
     for name, words in _CATEGORIES.items()
 }
+# Word -> its category, the first listed when a word is in two.
+_CATEGORY_OF = {
+    word: name for name, members in reversed(_CATEGORY_SETS.items()) for word in members
+}
 _ACTION_SET = frozenset(_CANONICAL.get(_stem(w), _stem(w)) for w in _ACTIONS)
 
 
@@ -803,7 +824,12 @@ class _Analysis:
 
 def _tokens(prompt: str) -> list[tuple[str, str]]:
     """(canonical word, word as written) pairs; a phrase break is ("", punctuation)."""
-    text = normalize_prompt(prompt).replace("’", "'")
+    return _normalized_tokens(normalize_prompt(prompt))
+
+
+def _normalized_tokens(text: str) -> list[tuple[str, str]]:
+    """_tokens of a prompt already through normalize_prompt."""
+    text = text.replace("’", "'")
     for pattern, replacement in _PHRASE_PATTERNS:
         text = pattern.sub(replacement, text)
     out = []
@@ -812,6 +838,8 @@ def _tokens(prompt: str) -> list[tuple[str, str]]:
             out.append(("", token.strip()))
         elif _NUMBER.fullmatch(token):
             out.append((str(float(token)).removesuffix(".0"), token))  # "04" == "4" == "4.0"
+        elif token == "next" and (not out or out[-1][0] in _CLAUSE_OPENERS):
+            out.append((_SEQUENCE_MARKER, token))  # ", next a dog runs out"; not "the next car"
         else:
             stem = _stem(token)
             out.append((_CANONICAL.get(stem, stem), token))
@@ -843,7 +871,7 @@ def _analyse(tokens: list[tuple[str, str]]) -> _Analysis:
         if _NUMBER.fullmatch(word) or word in _QUANT:
             counts.add(word)
             continue
-        category = next((c for c, members in _CATEGORY_SETS.items() if word in members), None)
+        category = _CATEGORY_OF.get(word)
         if category is not None:
             found[category].add(word)
         else:
@@ -925,6 +953,8 @@ class _Slot:
     phrase: frozenset[str]  # that preposition and the words it governs; empty when bare
     start: int  # token index of the governor, else of the word: where a reason quotes from
     position: int  # token index of the word
+    segment: int  # which stretch between phrase breaks the word is in: its neighbours
+    stage: int  # how many sequence markers precede the word: which event it belongs to
 
 
 def _kind(word: str) -> str:
@@ -934,23 +964,28 @@ def _kind(word: str) -> str:
         return "relation"
     if _NUMBER.fullmatch(word) or word in _QUANT:
         return "count"
-    for name, members in _CATEGORY_SETS.items():
-        if word in members:
-            return name
-    return "action" if word in _ACTION_SET else "content"
+    return _CATEGORY_OF.get(word) or ("action" if word in _ACTION_SET else "content")
 
 
 def _sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
-    """The words that matter, in order (first occurrence each), with their phrases."""
-    found: list[tuple[str, int, int]] = []  # word, position, index of its phrase's opener
+    """The words that matter, in order (every occurrence), with their phrases and events."""
+    # word, position, index of its phrase's opener, segment, stage
+    found: list[tuple[str, int, int, int, int]] = []
     members: dict[int, set[str]] = {}  # phrase opener's position -> the phrase's words
     opener = -1
+    segment = stage = 0
+    marker = False  # a marker seen since the last word: the next word opens a new event
     for position, (word, _) in enumerate(tokens):
         if not word or word in _BREAK_SET:
             opener = -1
+            segment += 1
+            marker = marker or word == _SEQUENCE_MARKER
             continue
         if not (word in _NEG or word in _STOP or word in _FILL):
-            found.append((word, position, opener))
+            if marker and found:  # leading or doubled markers open no empty event
+                stage += 1
+            marker = False
+            found.append((word, position, opener, segment, stage))
         if opener >= 0:
             members[opener].add(word)
         if word in _PREPOSITION_SET:
@@ -961,51 +996,123 @@ def _sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
             # article the word is a noun or an adjective ("the open sea", "a dance floor").
             opener = -1
     slots: list[_Slot] = []
-    seen: set[str] = set()
-    for word, position, at in found:
-        if word in seen:
-            continue
-        seen.add(word)
+    for word, position, at, segment, stage in found:
         governor = tokens[at][0] if at >= 0 else ""
         phrase = frozenset(members[at]) if at >= 0 else frozenset()
         start = at if at >= 0 else position
-        slots.append(_Slot(word, _kind(word), governor, phrase, start, position))
+        slots.append(_Slot(word, _kind(word), governor, phrase, start, position, segment, stage))
     return slots
 
 
-def _order_conflict(want: list[_Slot], have: list[_Slot]) -> tuple[_Slot, _Slot] | None:
-    """Two words of the same kind whose exchange changes the video, in `want`'s order.
+def _neighbours(slots: list[_Slot]) -> list[tuple[str, str]]:
+    """Each slot's words just before and after it within its segment ("" at a break)."""
+    out = []
+    for index, slot in enumerate(slots):
+        before = slots[index - 1] if index > 0 else None
+        after = slots[index + 1] if index + 1 < len(slots) else None
+        out.append(
+            (
+                before.word if before and before.segment == slot.segment else "",
+                after.word if after and after.segment == slot.segment else "",
+            )
+        )
+    return out
+
+
+def _pair_occurrences(want: list[_Slot], have: list[_Slot]) -> dict[int, int]:
+    """Index in `want` -> index in `have` of the same word, occurrence by occurrence.
+
+    A word that appears once on each side pairs with itself. Repeated words pair the
+    occurrences that share the most neighbours first ("red" in "a red room" with "red" in
+    "a red room", wherever the phrase moved), then the rest in order: first with first,
+    second with second. A swap changes the neighbours, so it falls back to the order.
+    """
+    want_at: dict[str, list[int]] = {}
+    have_at: dict[str, list[int]] = {}
+    for index, slot in enumerate(want):
+        want_at.setdefault(slot.word, []).append(index)
+    for index, slot in enumerate(have):
+        have_at.setdefault(slot.word, []).append(index)
+    partner: dict[int, int] = {}
+    want_near: list[tuple[str, str]] = []
+    have_near: list[tuple[str, str]] = []
+    for word, wants in want_at.items():
+        haves = have_at.get(word)
+        if not haves:
+            continue
+        if len(wants) == 1 and len(haves) == 1:
+            partner[wants[0]] = haves[0]
+            continue
+        if not want_near:
+            want_near, have_near = _neighbours(want), _neighbours(have)
+        ranked = []
+        for a, i in enumerate(wants):
+            w_before, w_after = want_near[i]
+            for b, j in enumerate(haves):
+                h_before, h_after = have_near[j]
+                shared = (w_before != "" and w_before == h_before) + (
+                    w_after != "" and w_after == h_after
+                )
+                ranked.append((-shared, abs(a - b), a, b))
+        ranked.sort()
+        used_a: set[int] = set()
+        used_b: set[int] = set()
+        for _, _, a, b in ranked:
+            if a not in used_a and b not in used_b:
+                used_a.add(a)
+                used_b.add(b)
+                partner[wants[a]] = haves[b]
+    return partner
+
+
+def _order_conflict(
+    want: list[_Slot], have: list[_Slot], partner: dict[int, int]
+) -> tuple[int, int] | None:
+    """Two words whose exchange changes the video, as indices into `want` in its order.
 
     Pairs in opposite orders are what any reordering produces; moving one phrase past
-    another never leaves a word between the pair in both prompts nor changes prepositions,
-    a swap does one or the other.
+    another never leaves a word between the pair in both prompts, changes prepositions or
+    crosses a sequence marker, a swap does one or the other. `partner` pairs each word of
+    `want` (each occurrence) with its counterpart in `have`.
     """
-    in_have = {slot.word: index for index, slot in enumerate(have)}
-    shared = [slot for slot in want if slot.word in in_have]
-    shared_words = {slot.word for slot in shared}
-    for i, x in enumerate(shared):
+    shared = sorted(partner)
+    matched = set(partner.values())
+    for i, wi in enumerate(shared):
+        x, hi = want[wi], partner[wi]
+        hx = have[hi]
         for j in range(i + 1, len(shared)):
-            y = shared[j]
+            wj = shared[j]
+            y, hj = want[wj], partner[wj]
+            hy = have[hj]
+            if x.word == y.word:
+                continue  # two occurrences of one word: exchanging them changes nothing
+            if (
+                hi > hj
+                and (x.stage != y.stage or hx.stage != hy.stage)
+                and "relation" not in (x.kind, y.kind)
+                and "style" not in (x.kind, y.kind)
+            ):
+                # Crossed a sequence marker: "a man opens the door, then a dog runs out" /
+                # "a dog runs out, then a man opens the door" (or "... and a man ...").
+                return wi, wj
             if x.kind != y.kind or x.kind == "relation":
                 continue
-            hx, hy = have[in_have[x.word]], have[in_have[y.word]]
             # Both words changed preposition, each to the other's: "from a harbor to the
             # sea" / "from the sea to a harbor", "a cup on a book" / "a book on a cup". A
             # phrase that moves keeps its preposition, and one moved to the front without
             # a comma ("on a cliff a lighthouse") changes one governor, not both.
             traded = x.governor == hy.governor != y.governor == hx.governor
-            if in_have[x.word] < in_have[y.word]:
+            if hi < hj:
                 # Same order, prepositions exchanged: "a cat under a table beside a chair" /
                 # "a cat beside a table under a chair".
                 if traded and x.governor and y.governor:
-                    return x, y
+                    return wi, wj
                 continue
             if traded:
-                return x, y
-            between_want = {slot.word for slot in shared[i + 1 : j]}
-            between_have = {
-                slot.word for slot in have[in_have[y.word] + 1 : in_have[x.word]]
-            } & shared_words
+                return wi, wj
+            # Words between the two in both prompts, each named by its index in `have`.
+            between_want = {partner[k] for k in shared[i + 1 : j]}
+            between_have = set(range(hj + 1, hi)) & matched
             # Traded sides of a word that stays put: "cat chasing dog" / "dog chasing cat".
             # The one exception is two whole prepositional phrases trading places around the
             # verb, adverbials moving as paraphrases do ("under a starry sky, a wolf howls on
@@ -1015,12 +1122,12 @@ def _order_conflict(want: list[_Slot], have: list[_Slot]) -> tuple[_Slot, _Slot]
             # camel" / "a man on a camel and a woman on a horse").
             stays = between_want & between_have
             adverbials = (
-                bool(stays & _ACTION_SET)
+                any(have[k].word in _ACTION_SET for k in stays)
                 and bool(x.governor and y.governor)
                 and (x.phrase, y.phrase) == (hx.phrase, hy.phrase)
             )
             if stays and not adverbials:
-                return x, y
+                return wi, wj
     return None
 
 
@@ -1032,8 +1139,9 @@ def _snippet(tokens: list[tuple[str, str]], first: _Slot, last: _Slot) -> str:
     return " ".join(words)
 
 
-# Words that matter (see _sequence) beyond which word order is not compared. Video prompts
-# rarely come near it; the embedding itself reads only the first 256 tokens.
+# Words that matter (see _sequence; a repeated word counts each time) beyond which word
+# order is not compared. Video prompts rarely come near it; the embedding itself reads only
+# the first 256 tokens.
 MAX_ORDER_WORDS = 128
 
 
@@ -1045,12 +1153,12 @@ def _check_order(
         # The comparison grows with the cube of the words in the worst case (about 20 ms at
         # 150): past the cap a prompt is not compared, so it cannot be a semantic hit.
         return GuardVerdict(False, f"order not compared: over {MAX_ORDER_WORDS} words")
-    conflict = _order_conflict(want, have)
+    partner = _pair_occurrences(want, have)
+    conflict = _order_conflict(want, have, partner)
     if conflict is None:
         return GuardVerdict(ok=True)
-    x, y = conflict
-    hx = next(slot for slot in have if slot.word == x.word)
-    hy = next(slot for slot in have if slot.word == y.word)
+    x, y = want[conflict[0]], want[conflict[1]]
+    hx, hy = have[partner[conflict[0]]], have[partner[conflict[1]]]
     detail = f"{_snippet(want_tokens, x, y)} vs {_snippet(have_tokens, hx, hy)}"
     kind = "direction" if x.kind == "direction" else "order"
     return GuardVerdict(False, f"{kind} differs: {detail}")
@@ -1063,9 +1171,10 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
     negation, count, colour, time of day, weather/season, camera, style, direction,
     action, subject, and then word order ("order differs" / "direction differs").
     """
-    if normalize_prompt(requested) == normalize_prompt(cached):
+    requested, cached = normalize_prompt(requested), normalize_prompt(cached)
+    if requested == cached:
         return GuardVerdict(ok=True)
-    want_tokens, have_tokens = _tokens(requested), _tokens(cached)
+    want_tokens, have_tokens = _normalized_tokens(requested), _normalized_tokens(cached)
     want, have = _analyse(want_tokens), _analyse(have_tokens)
     if want.negations != have.negations or want.negated != have.negated:
         return GuardVerdict(False, f"negation differs: {_describe(want.negated, have.negated)}")

@@ -99,6 +99,75 @@ ORDER_SHOULD_PASS = [
 ]
 
 
+# A repeated word is compared at every occurrence, not only its first.
+REPEATED_SHOULD_REJECT = [
+    (
+        "a cat and a dog: the cat sleeps, the dog barks",
+        "a cat and a dog: the dog sleeps, the cat barks",
+    ),
+    (
+        "a red car and a blue car: the red car stops, the blue car turns",
+        "a red car and a blue car: the blue car stops, the red car turns",
+    ),
+    (
+        "a boy and a girl on a beach, the boy chasing the girl",
+        "a boy and a girl on a beach, the girl chasing the boy",
+    ),
+    (
+        "two dogs and a cat in a garden, the cat watching the dogs",
+        "two dogs and a cat in a garden, the dogs watching the cat",
+    ),
+]
+
+# Clauses may not cross a sequence marker: the events would happen in the other order.
+SEQUENCE_SHOULD_REJECT = [
+    ("a man opens the door, then a dog runs out", "a dog runs out, then a man opens the door"),
+    ("a man opens the door, then a dog runs out", "a dog runs out and a man opens the door"),
+    (
+        "a man opens the door, after that a dog runs out",
+        "a dog runs out, afterwards a man opens the door",
+    ),
+    ("a storm followed by a rainbow", "a rainbow followed by a storm"),
+    ("a man opens the door. Next, a dog runs out", "a dog runs out. Next, a man opens the door"),
+    ("a dog barks, then the dog sleeps", "a dog sleeps, then the dog barks"),
+    (
+        "a bird lands on a branch, then sings, finally flies away",
+        "a bird sings, then lands on a branch, finally flies away",
+    ),
+]
+
+# Moving whole phrases still passes, with repeated words and within the events of a sequence.
+REPEATED_AND_SEQUENCE_SHOULD_PASS = [
+    ("In a red room, a man paints a red wall", "A man paints a red wall in a red room"),
+    (
+        "a cat and a dog: the cat sleeps, the dog barks",
+        "the cat sleeps, the dog barks: a cat and a dog",
+    ),
+    (
+        "A dog chases a ball on a beach, then the dog sleeps on a rug",
+        "On a beach a dog chases a ball, then on a rug the dog sleeps",
+    ),
+    (
+        "At night, a man opens the door, then a dog runs out",
+        "A man opens the door at night, then a dog runs out",
+    ),
+    (
+        "a man opens the door, then a dog runs into the garden at dusk",
+        "a man opens the door, then at dusk a dog runs into the garden",
+    ),
+    ("a man opens the door, then a dog runs out", "a man opens the door and then a dog runs out"),
+    (
+        "a man opens the door, then a dog runs out",
+        "a man opens the door, after that a dog runs out",
+    ),
+    (
+        "Anime style: a man opens the door, then a dog runs out",
+        "A man opens the door, then a dog runs out, anime style",
+    ),
+    ("a car parked next to the next car", "a car parked next to the next car."),
+]
+
+
 @pytest.mark.parametrize(("requested", "cached"), SHOULD_PASS)
 def test_paraphrases_pass(requested: str, cached: str) -> None:
     verdict = check_near_miss(requested, cached)
@@ -134,6 +203,35 @@ def test_reordering_paraphrases_pass(requested: str, cached: str) -> None:
     verdict = check_near_miss(requested, cached)
     assert verdict.ok, verdict.reason
     assert check_near_miss(cached, requested).ok
+
+
+@pytest.mark.parametrize(("requested", "cached"), REPEATED_SHOULD_REJECT + SEQUENCE_SHOULD_REJECT)
+def test_later_occurrences_and_sequence_markers_are_compared(requested: str, cached: str) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        verdict = check_near_miss(a, b)
+        assert not verdict.ok
+        assert verdict.reason and verdict.reason.startswith("order differs: ")
+
+
+@pytest.mark.parametrize(("requested", "cached"), REPEATED_AND_SEQUENCE_SHOULD_PASS)
+def test_moves_within_events_and_past_repeats_pass(requested: str, cached: str) -> None:
+    verdict = check_near_miss(requested, cached)
+    assert verdict.ok, verdict.reason
+    assert check_near_miss(cached, requested).ok
+
+
+def test_sequence_reason_quotes_both_orders() -> None:
+    verdict = check_near_miss(
+        "a man opens the door, then a dog runs out", "a dog runs out, then a man opens the door"
+    )
+    assert verdict.reason == (
+        "order differs: man opens the door then a dog vs dog runs out then a man"
+    )
+    verdict = check_near_miss(
+        "a cat and a dog: the cat sleeps, the dog barks",
+        "a cat and a dog: the dog sleeps, the cat barks",
+    )
+    assert verdict.reason == "order differs: cat sleeps the dog vs dog sleeps the cat"
 
 
 def test_set_differences_are_reported_before_order() -> None:
