@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import openai
+import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy.state import STATE
@@ -31,6 +32,11 @@ async def post(
     kwargs: dict[str, Any] = {"data": data} if data is not None else {"json": {"prompt": prompt}}
     async with http.post(proxy.make_url("/v1/videos"), headers=headers, **kwargs) as resp:
         return resp.status, resp.headers.get("x-cache", ""), await resp.json()
+
+
+def watcher_requests(sim: TestServer) -> list[Any]:
+    """What the proxy's watcher (not a client) sent the simulator."""
+    return [r for r in sim_requests(sim) if r.headers.get("x-request-id", "").startswith("watch_")]
 
 
 def form(prompt: str, *parts: tuple[str, bytes]) -> aiohttp.FormData:
@@ -98,12 +104,7 @@ async def test_a_job_is_watched_with_the_project_that_created_it(
     first = await one.videos.create(prompt="a quarterly results teaser")
     await two.videos.create(prompt="a product roadmap teaser")  # the key's latest project
     await settle(proxy)
-    polls = [
-        r
-        for r in sim_requests(sim)
-        if r.headers.get("x-request-id", "").startswith("watch_")
-        and r.raw_path.startswith(f"/v1/videos/{first.id}")
-    ]
+    polls = [r for r in watcher_requests(sim) if r.raw_path.startswith(f"/v1/videos/{first.id}")]
     assert polls and {r.headers.get("openai-project") for r in polls} == {"proj_one"}
     # The scope is the key's: one key, one cache, whichever project asks.
     _, headers = await create_raw(two, prompt="a quarterly results teaser")
@@ -123,9 +124,7 @@ async def test_shared_scope_watches_a_job_with_its_creators_credential(
     _, headers = await create_raw(bob, prompt="a shared launch video")
     assert headers["x-cache"] == "JOINED"  # the operator chose to share
     await settle(proxy)
-    watched = [
-        r for r in sim_requests(sim) if r.headers.get("x-request-id", "").startswith("watch_")
-    ]
+    watched = watcher_requests(sim)
     assert any(r.raw_path.startswith(f"/v1/videos/{first.id}/content") for r in watched)
     assert {r.headers.get("authorization") for r in watched} == {"Bearer sk-alice"}
     # Sharing covers credentials, not callers without one.
@@ -241,12 +240,8 @@ async def test_deleting_a_video_the_upstream_already_lost_purges_it(
     assert headers["x-cache"] == "HIT"
     async with aiohttp.ClientSession() as http:  # the upstream's copy expires
         await http.delete(sim.make_url(f"/v1/videos/{first.id}"))
-    try:
+    with pytest.raises(openai.NotFoundError):  # the upstream no longer has it: 404 relayed
         await alice.videos.delete(first.id)
-    except openai.NotFoundError:
-        pass
-    else:
-        raise AssertionError("the upstream no longer has the video: its 404 is relayed")
     second, headers = await create_raw(alice, prompt="a paper boat in the rain")
     assert headers["x-cache"] == "MISS"
     await settle(proxy)
@@ -255,12 +250,8 @@ async def test_deleting_a_video_the_upstream_already_lost_purges_it(
     async with aiohttp.ClientSession() as http:
         await http.delete(sim.make_url(f"/v1/videos/{second.id}"))
     bob = client(proxy, "sk-bob")
-    try:
+    with pytest.raises(openai.NotFoundError):
         await bob.videos.delete(second.id)
-    except openai.NotFoundError:
-        pass
-    else:
-        raise AssertionError("bob's delete of a video the upstream lost is a 404")
     _, headers = await create_raw(alice, prompt="a paper boat in the rain")
     assert headers["x-cache"] == "HIT"
     await alice.close()
