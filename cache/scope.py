@@ -73,13 +73,23 @@ def credential_identity(
     headers counted, so existing entries keep their scope. Several give "name: value"
     lines; header values cannot hold a newline, so the two forms never collide.
     """
-    pairs = [(name, value) for name in names if (value := headers.get(name))]
+    pairs = [(name, _canonical(name, value)) for name in names if (value := headers.get(name))]
     if not pairs:
         return None
     pairs += [(name, value) for name in qualifiers if (value := headers.get(name))]
     if len(pairs) == 1:
         return pairs[0][1]
     return "\n".join(f"{name}: {value}" for name, value in pairs)
+
+
+def _canonical(name: str, value: str) -> str:
+    """One spelling per credential: the auth scheme is case-insensitive (RFC 9110 section
+    11.1), so "bearer k" is the key "Bearer k" is, spelt as the official SDK spells it."""
+    if name.lower() == "authorization":
+        scheme, sep, token = value.strip().partition(" ")
+        if sep and scheme.lower() == "bearer":
+            return f"Bearer {token.strip()}"
+    return value
 
 
 def credential_scope(secret: bytes, credential: str | None) -> str:

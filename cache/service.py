@@ -351,6 +351,13 @@ class CacheService:
         self.jobs.delete(job_id)
         self.job_ids.discard(job_id)
 
+    async def embed_job(self, job: JobRecord) -> None:
+        """Give `job` its prompt's vector if its lookup did not compute one (a no-cache
+        refresh, an `x-cache-type: direct` request): how a request looked up must not decide
+        whether its video can later be found by meaning. Call before publish."""
+        if job.embedding is None and self.embedder is not None and self.config.semantic:
+            job.embedding = (await self.embedder.embed(job.prompt)).vector.tobytes()
+
     def publish(
         self,
         job: JobRecord,

@@ -18,7 +18,7 @@ from metrics.logging import access_emitter, flush_logs
 from metrics.registry import CacheStats, Metrics
 from proxy import admin, caching, health, videos
 from proxy.capture import wants_capture
-from proxy.context import RequestContext
+from proxy.context import RequestContext, target_of
 from proxy.errors import ProxyError, error_response
 from proxy.routes import Route, classify
 from proxy.state import STATE, AppState
@@ -28,7 +28,7 @@ VERSION = "0.1.0"
 Handler = Callable[[RequestContext], Awaitable[web.StreamResponse]]
 HANDLERS: dict[str, Handler] = {
     "video_generation": caching.create_route,
-    "video_list": videos.list_videos,
+    "video_list": caching.list_route,
     "video_retrieve": caching.retrieve,
     "video_delete": caching.delete,
     "video_download": caching.content,
@@ -51,7 +51,7 @@ def request_id_for(request: web.Request) -> str:
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    route = request.get(ROUTE_KEY) or classify(request.method, request.raw_path)
+    route = request.get(ROUTE_KEY) or classify(request.method, target_of(request))
     ctx = RequestContext(request, state, route, request[REQUEST_ID_KEY])
     ctx.capture = wants_capture(ctx)
     request[CONTEXT_KEY] = ctx
@@ -73,7 +73,7 @@ def _route_label(request: web.Request) -> str:
         return "/admin"
     if path in _OWN_ROUTES:
         return _OWN_ROUTES[path]
-    route = classify(request.method, request.raw_path)
+    route = classify(request.method, target_of(request))
     request[ROUTE_KEY] = route
     return route.template
 

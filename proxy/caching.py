@@ -8,6 +8,7 @@ content is served from disk once cached.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -88,11 +89,71 @@ def caller_of(ctx: RequestContext, cache: CacheService) -> Caller | None:
     return caller
 
 
+# RFC 9110 section 7.2: a host (a name, an IPv4 address or a bracketed IPv6 literal) and
+# an optional port. Anything else in Host would be written into the URLs a hit hands out.
+_HOST = re.compile(
+    r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$"
+)
+
+
 def public_base(ctx: RequestContext) -> str:
+    """Base of the content URLs a hit hands out: `public_url`, else the request's Host when
+    it is a well-formed host[:port], else the address the request came in on."""
     configured = ctx.state.settings.public_url
     if configured:
         return configured
-    return f"{ctx.request.scheme}://{ctx.request.host}"
+    request = ctx.request
+    host = request.headers.get("Host", "")
+    if not _HOST.match(host):
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if not sockname:
+            return f"{request.scheme}://{ctx.state.settings.host}:{ctx.state.settings.port}"
+        address, port = sockname[0], sockname[1]
+        host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    return f"{request.scheme}://{host}"
+
+
+def requested(ctx: RequestContext, model: str) -> tuple[str, str]:
+    """(provider, model) the client asked for: a gateway's "provider/model" split as
+    Bifrost routes it, a bare model with the configured provider."""
+    provider, sep, name = model.partition("/")
+    if sep and provider and name:
+        return provider, name
+    return ctx.state.settings.upstream_provider, model
+
+
+def _answer_extra(ctx: RequestContext, lookup: Lookup) -> dict[str, Any]:
+    """extra_fields of a hit or a join: what the miss it replays reported (a Bifrost
+    upstream's own provider and model; otherwise the configured provider and the model)."""
+    model = ctx.model_requested or lookup.fingerprint.model
+    provider = ctx.state.settings.upstream_provider
+    if ctx.state.settings.upstream_flavor == "bifrost":
+        provider, model = requested(ctx, model)
+    return {
+        "request_type": ctx.route.request_type,
+        "provider": provider,
+        "model_requested": model,
+        "latency": round(ctx.elapsed_ms(), 3),
+        "cache_debug": cache_debug(ctx, lookup),
+    }
+
+
+def _key_fields(ctx: RequestContext, fields: dict[str, Any]) -> dict[str, Any]:
+    """The create's fields as keyed. Behind Bifrost the proxy prefixes a bare model with
+    the configured provider, so "sora-2" and "openai/sora-2" are one upstream request and
+    get one key (the bare form, which keys had before)."""
+    settings = ctx.state.settings
+    model = fields.get("model")
+    prefix = f"{settings.upstream_provider}/"
+    if (
+        settings.upstream_flavor == "bifrost"
+        and ctx.route.request_type == "video_generation"
+        and isinstance(model, str)
+        and model.startswith(prefix)
+        and len(model) > len(prefix)
+    ):
+        return {**fields, "model": model[len(prefix) :]}
+    return fields
 
 
 def cache_debug(ctx: RequestContext, lookup: Lookup) -> dict[str, Any]:
@@ -100,12 +161,13 @@ def cache_debug(ctx: RequestContext, lookup: Lookup) -> dict[str, Any]:
     assert cache is not None
     hit = lookup.kind in ("hit", "semantic_hit")
     embedded = lookup.embedding is not None
+    provider, model = requested(ctx, lookup.fingerprint.model)
     return {
         "cache_hit": hit,
         "cache_id": lookup.entry.id if (hit and lookup.entry) else None,
         "hit_type": {"hit": "direct", "semantic_hit": "semantic"}.get(lookup.kind),
-        "requested_provider": ctx.state.settings.upstream_provider,
-        "requested_model": lookup.fingerprint.model,
+        "requested_provider": provider,
+        "requested_model": model,
         "provider_used": "sentence-transformers" if embedded else None,
         "model_used": cache.embedder.model_name if (embedded and cache.embedder) else None,
         "input_tokens": lookup.tokens,
@@ -136,9 +198,19 @@ def video_from_entry(
     ctx: RequestContext, job: JobRecord, entry: CacheEntry | None
 ) -> dict[str, Any]:
     """The Video a minted id stands for: the entry's video with the client's own id and
-    prompt, completed now."""
+    prompt, completed when the id was minted (or when the joined job finished).
+
+    Without the entry (purged, evicted, replaced by a refresh) the id still describes the
+    video; it points at content only while the blobs it was answered with remain, and it
+    then reads as expired, as an upstream's video does once its assets are gone."""
+    cache = ctx.state.cache
+    assert cache is not None
     base = dict(entry.video) if entry is not None else dict(job.request_params.get("video") or {})
-    now = int(time.time())
+    # Never the upstream's own URLs (signed, and another tenant's in a shared scope): a
+    # minted id's content is served by this proxy.
+    base.pop("videos", None)
+    created = int(job.created_at)
+    finished = base.get("completed_at")
     base.update(
         {
             "id": job.id,
@@ -146,20 +218,32 @@ def video_from_entry(
             "status": "completed",
             "progress": 100,
             "prompt": job.prompt,
-            "created_at": int(job.created_at),
-            "completed_at": base.get("completed_at") or now,
+            "created_at": created,
+            # A hit is completed the moment it is minted: never before it was created.
+            "completed_at": max(finished, created) if isinstance(finished, int) else created,
             "remixed_from_video_id": job.request_params.get("remixed_from"),
             "error": None,
         }
     )
     if entry is not None:
         base["expires_at"] = int(entry.expires_at) if entry.expires_at else None
+        types = entry.content_types
+        available = True
+    else:
+        types = job.request_params.get("content_types", {})
+        sha = job.request_params.get("blobs", {}).get("video")
+        available = sha is not None and cache.blobs.path(sha) is not None
+        if not available:
+            now = int(time.time())
+            expires = base.get("expires_at")
+            base["expires_at"] = min(expires, now) if isinstance(expires, int) else now
+    if available:
         base["videos"] = [
             {
                 "type": "url",
                 "url": f"{public_base(ctx)}/v1/videos/{quote_id(job.id)}/content",
                 "base64": None,
-                "content_type": entry.content_types.get("video", "video/mp4"),
+                "content_type": types.get("video", "video/mp4"),
             }
         ]
     base.pop("extra_fields", None)
@@ -178,13 +262,7 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Respon
     }
     cache.jobs.put(job)
     video = video_from_entry(ctx, job, lookup.entry)
-    video["extra_fields"] = {
-        "request_type": ctx.route.request_type,
-        "provider": ctx.state.settings.upstream_provider,
-        "model_requested": ctx.model_requested,
-        "latency": round(ctx.elapsed_ms(), 3),
-        "cache_debug": cache_debug(ctx, lookup),
-    }
+    video["extra_fields"] = _answer_extra(ctx, lookup)
     if ctx.capture:
         video["extra_fields"]["raw_request"] = ctx.raw_request
     ctx.state.observe_saving(lookup.entry)
@@ -211,13 +289,7 @@ def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Res
         "seconds": source.seconds,
         "remixed_from_video_id": ctx.remixed_from,
         "error": None,
-        "extra_fields": {
-            "request_type": ctx.route.request_type,
-            "provider": ctx.state.settings.upstream_provider,
-            "model_requested": ctx.model_requested,
-            "latency": round(ctx.elapsed_ms(), 3),
-            "cache_debug": cache_debug(ctx, lookup),
-        },
+        "extra_fields": _answer_extra(ctx, lookup),
     }
     job.request_params = {"remixed_from": ctx.remixed_from}
     cache.jobs.put(job)
@@ -244,7 +316,7 @@ async def cached_generation(
     fp = fingerprint(
         scope=caller.scope if caller else "",
         namespace=controls.namespace,
-        fields=fields,
+        fields=_key_fields(ctx, fields),
         input_reference=input_reference,
     )
     lookup = await cache.lookup(fp, controls, lead=True)
@@ -277,7 +349,12 @@ async def cached_generation(
                 ctx.log_fields["video_id"] = job.id
             return _cache_headers(lookup)
 
-        return await videos.forward_body(ctx, body, decorate, raw_path=raw_path)
+        response = await videos.forward_body(ctx, body, decorate, raw_path=raw_path)
+        if "x-cache" not in response.headers:
+            # An upstream error relayed as is: the lookup still ran, and clients counting
+            # hits and misses read it here.
+            response.headers.update(_cache_headers(lookup))
+        return response
     finally:
         cache.settle(lookup)  # no job came of it (an error, a hit): waiters go alone
 
@@ -405,7 +482,8 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
         # saw. (A 404 about something else, such as an unknown model, is relayed as is.)
         raise ProxyError(
             404,
-            f"Video '{source_id}' can no longer be remixed: the upstream no longer has it.",
+            f"Video '{source_id}' cannot be remixed: the upstream does not have it (any "
+            "more, or not for this credential).",
             code="not_found",
             param="id",
         )
@@ -428,6 +506,56 @@ def _rewrite_joined(job: JobRecord) -> Any:
     return decorate
 
 
+def _creator_credentials(ctx: RequestContext, job: JobRecord) -> dict[str, str] | None:
+    """For a minted id relayed upstream (a join still generating, a variant not cached):
+    the headers of the credential that created its upstream job, when the proxy holds them.
+
+    The upstream job is the creator's, and an upstream that keeps each key's (or each
+    project's) videos apart answers anyone else 404. The caller shares the creator's scope,
+    which already gives it the finished video, so it may follow the job as the creator.
+    None (the caller's own headers go) when the creator has not been seen since a restart.
+    """
+    cache = ctx.state.cache
+    assert cache is not None
+    source = cache.jobs.get(job.upstream_id)
+    if source is None:
+        return None
+    return ctx.state.credentials.get(source.owner or source.scope)
+
+
+def _gone_upstream(job: JobRecord) -> ProxyError:
+    return ProxyError(
+        404,
+        f"Video '{job.id}' is no longer available: the upstream no longer has it.",
+        code="not_found",
+        param="id",
+    )
+
+
+async def list_route(ctx: RequestContext) -> web.StreamResponse:
+    """The upstream's list, which holds upstream jobs only (README: minted ids are not
+    listed); a remix of a minted id names that id as its source, as retrieve does."""
+    cache = ctx.state.cache
+    if cache is None:
+        return await videos.list_videos(ctx)
+
+    caller = caller_of(ctx, cache)
+
+    def decorate(obj: dict[str, Any]) -> None:
+        items = obj.get("data")
+        if caller is None or not isinstance(items, list):
+            return
+        for item in items:
+            video_id = item.get("id") if isinstance(item, dict) else None
+            job = cache.get_job(video_id) if isinstance(video_id, str) else None
+            if job is None or job.kind != "miss" or job.scope != caller.scope:
+                continue
+            if remixed_from := job.request_params.get("remixed_from"):
+                item["remixed_from_video_id"] = remixed_from
+
+    return await videos.list_videos(ctx, decorate)
+
+
 async def retrieve(ctx: RequestContext) -> web.StreamResponse:
     job = _local_job(ctx)
     if job is None or job.kind == "miss":
@@ -444,7 +572,16 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
         entry = _joined_entry(ctx, job)
         if entry is None:
             path = f"/v1/videos/{quote_id(job.upstream_id)}"
-            return await videos.json_route(ctx, path, _rewrite_joined(job), method="GET")
+            response = await videos.json_route(
+                ctx,
+                path,
+                _rewrite_joined(job),
+                method="GET",
+                credentials=_creator_credentials(ctx, job),
+            )
+            if response.status == 404:
+                raise _gone_upstream(job)
+            return response
         video = video_from_entry(ctx, job, entry)
     video["extra_fields"] = {
         "request_type": ctx.route.request_type,
@@ -555,7 +692,13 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
         # upstream's copy, under the upstream id the minted one stands for.
         query = ctx.query_string
         path_q = f"/v1/videos/{quote_id(job.upstream_id)}/content" + (f"?{query}" if query else "")
-        return await videos.passthrough(ctx, content=True, raw_path=path_q)
+        return await videos.passthrough(
+            ctx,
+            content=True,
+            raw_path=path_q,
+            credentials=_creator_credentials(ctx, job),
+            missing=_gone_upstream(job),
+        )
     raise ProxyError(
         404,
         f"The {variant} of video '{job.id}' is no longer cached.",

@@ -10,10 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from proxy.routes import Route
+from proxy.routes import Route, request_target
 
 if TYPE_CHECKING:
     from proxy.state import AppState
+
+
+def target_of(request: web.Request) -> str:
+    """The request's path and query in origin-form (proxy.routes.request_target)."""
+    rel = request.rel_url
+    return request_target(request.raw_path, rel.raw_path, rel.raw_query_string)
 
 
 @dataclass(slots=True)
@@ -40,11 +46,12 @@ class RequestContext:
 
     @property
     def raw_path(self) -> str:
-        return self.request.raw_path
+        """Path and query exactly as sent (an absolute-form target reduced to them)."""
+        return target_of(self.request)
 
     @property
     def query_string(self) -> str:
-        raw = self.request.raw_path
+        raw = self.raw_path
         return raw.split("?", 1)[1] if "?" in raw else ""
 
     @contextlib.contextmanager

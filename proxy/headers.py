@@ -8,6 +8,8 @@ header the peer named in its own Connection header.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from multidict import CIMultiDict, CIMultiDictProxy
 
 HOP_BY_HOP = frozenset(
@@ -52,6 +54,16 @@ def upstream_request_headers(
         out.popall("content-encoding", None)
     out["x-request-id"] = request_id
     return out
+
+
+def with_credentials(
+    headers: CIMultiDict[str], names: Iterable[str], credentials: Mapping[str, str]
+) -> CIMultiDict[str]:
+    """`headers` with every header in `names` replaced by `credentials` (in place)."""
+    for name in names:
+        headers.popall(name, None)
+    headers.update(credentials)
+    return headers
 
 
 def client_response_headers(

@@ -26,6 +26,21 @@ class Route:
 
 
 PASSTHROUGH = Route("passthrough", "other")
+
+
+def request_target(raw_path: str, rel_path: str, rel_query: str) -> str:
+    """The request-target in origin-form (path and query), as the upstream must get it.
+
+    HTTP/1.1 servers must accept the absolute-form (``GET http://host/v1/videos``), for
+    which aiohttp's ``raw_path`` is the whole URL; its path and query are in ``rel_url``.
+    Origin-form targets are kept byte for byte.
+    """
+    if raw_path.startswith("/"):
+        return raw_path
+    path = rel_path or "/"
+    return f"{path}?{rel_query}" if rel_query else path
+
+
 _NAMED_SUBROUTES = {"edits", "extensions", "characters"}
 
 

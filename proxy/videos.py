@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
+from cache.scope import IDENTITY_QUALIFIERS
 from proxy import bifrost
 from proxy.bodies import CHUNK, RequestBody
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
-from proxy.headers import upstream_request_headers
+from proxy.headers import upstream_request_headers, with_credentials
 from proxy.relay import Decorate, enriched_json, stream_response
 
 
@@ -45,15 +47,28 @@ async def forward_body(
             return await enriched_json(ctx, upstream, decorate)
 
 
+def _upstream_headers(
+    ctx: RequestContext, credentials: Mapping[str, str] | None
+) -> CIMultiDict[str]:
+    """The client's headers for the upstream; with `credentials`, those instead of the
+    client's own credential headers (a minted id relayed as the job's creator)."""
+    headers = upstream_request_headers(ctx.request.headers, ctx.request_id)
+    if credentials is not None:
+        names = (*ctx.state.settings.cache_credential_headers, *IDENTITY_QUALIFIERS)
+        with_credentials(headers, names, credentials)
+    return headers
+
+
 async def json_route(
     ctx: RequestContext,
     raw_path_and_query: str | None = None,
     decorate: Decorate | None = None,
     method: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
     """retrieve, delete and list: no body of interest, JSON back."""
     request = ctx.request
-    headers = upstream_request_headers(request.headers, ctx.request_id)
+    headers = _upstream_headers(ctx, credentials)
     data = request.content if request.body_exists else None
     if data is None:
         headers.popall("Content-Type", None)
@@ -68,12 +83,12 @@ async def json_route(
             return await enriched_json(ctx, upstream, decorate)
 
 
-async def list_videos(ctx: RequestContext) -> web.StreamResponse:
+async def list_videos(ctx: RequestContext, decorate: Decorate | None = None) -> web.StreamResponse:
     if ctx.state.settings.upstream_flavor == "bifrost":
         path = ctx.raw_path.split("?", 1)[0]
         query = bifrost.list_query(ctx.query_string, ctx.state.settings.upstream_provider)
-        return await json_route(ctx, f"{path}?{query}")
-    return await json_route(ctx)
+        return await json_route(ctx, f"{path}?{query}", decorate)
+    return await json_route(ctx, decorate=decorate)
 
 
 class _LimitedStream:
@@ -95,16 +110,23 @@ class _LimitedStream:
 
 
 async def passthrough(
-    ctx: RequestContext, *, content: bool = False, raw_path: str | None = None
+    ctx: RequestContext,
+    *,
+    content: bool = False,
+    raw_path: str | None = None,
+    credentials: Mapping[str, str] | None = None,
+    missing: ProxyError | None = None,
 ) -> web.StreamResponse:
-    """Any other path and method, and content downloads: both bodies streamed untouched."""
+    """Any other path and method, and content downloads: both bodies streamed untouched.
+    With `missing`, an upstream 404 is answered with it instead (its body would name an id
+    the client never saw)."""
     request = ctx.request
     limit = ctx.state.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ProxyError(
             413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large"
         )
-    headers = upstream_request_headers(request.headers, ctx.request_id)
+    headers = _upstream_headers(ctx, credentials)
     limited: _LimitedStream | None = None
     if request.body_exists:
         limited = _LimitedStream(request, limit)
@@ -121,6 +143,8 @@ async def passthrough(
             ) as upstream:
                 if upstream.status >= 400:
                     ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
+                if missing is not None and upstream.status == 404:
+                    raise missing
                 return await stream_response(ctx, upstream)
     except ProxyError:
         if limited is not None and limited.exceeded:

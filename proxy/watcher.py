@@ -239,6 +239,10 @@ class Watcher:
         if cache.get_job(job.id) is None:  # deleted by its client while downloading
             log.info("cache_discarded", reason="deleted")
             return
+        try:
+            await cache.embed_job(job)
+        except Exception as exc:  # an exact-only entry beats none
+            log.warning("embed_failed", error=repr(exc))
         remix_source = job.request_params.get("remix_source")
         entry = await asyncio.to_thread(
             cache.publish,

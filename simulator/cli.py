@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--provider", default=defaults.provider)
     parser.add_argument("--asset-ttl", type=int, default=defaults.asset_ttl)
+    parser.add_argument(
+        "--per-key",
+        action="store_true",
+        help="each video visible only to the Authorization and OpenAI-Project that made it",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
@@ -61,6 +66,7 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
         failure_rate=args.failure_rate,
         content_bytes=args.content_bytes,
         asset_ttl=args.asset_ttl,
+        per_key=args.per_key,
     )
 
 

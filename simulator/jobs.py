@@ -37,6 +37,7 @@ class Job:
     outcome: Outcome
     remixed_from_video_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    owner: str = ""  # who may see it when SimulatorSettings.per_key is on
 
     def phase(self, now: float) -> tuple[str, float]:
         """(status, progress 0..100) at time `now`."""
@@ -139,6 +140,7 @@ class JobStore:
         provider: str,
         remixed_from: str | None = None,
         extra: dict[str, Any] | None = None,
+        owner: str = "",
     ) -> Job:
         job = Job(
             id=self._new_id(provider),
@@ -152,6 +154,7 @@ class JobStore:
             outcome=self._decide_outcome(),
             remixed_from_video_id=remixed_from,
             extra=extra or {},
+            owner=owner,
         )
         self._jobs[job.id] = job
         return job

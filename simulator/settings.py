@@ -42,6 +42,9 @@ class SimulatorSettings:
     content_rate: int = 0
     # expires_at = completed_at + asset_ttl; content answers 404 afterwards.
     asset_ttl: int = 3600
+    # Each video visible only to the Authorization and OpenAI-Project that created it (as
+    # OpenAI keeps each key's and project's videos apart); others get 404.
+    per_key: bool = False
     # Every Nth request answers 429 (0 disables).
     rate_limit_every: int = 0
     slow_ms: int = 0

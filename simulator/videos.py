@@ -15,10 +15,23 @@ from simulator.state import SimulatorState
 from simulator.wire import error_response, json_response, set_context
 
 
-def find_job(state: SimulatorState, segment: str) -> Job | None:
+def owner_of(request: web.Request) -> str:
+    """Who a request is, for per_key: its key and project."""
+    headers = request.headers
+    return f"{headers.get('Authorization', '')}\n{headers.get('OpenAI-Project', '')}"
+
+
+def _visible(request: web.Request, state: SimulatorState, job: Job | None) -> Job | None:
+    if job is None or (state.settings.per_key and job.owner != owner_of(request)):
+        return None
+    return job
+
+
+def find_job(state: SimulatorState, segment: str, request: web.Request) -> Job | None:
     """Ids are opaque: decode the raw path segment once, and fall back to it verbatim (a
-    client may send an escaped id unescaped-once, e.g. Bifrost's `%2F` ids from curl)."""
-    return state.jobs.get(unquote(segment)) or state.jobs.get(segment)
+    client may send an escaped id unescaped-once, e.g. Bifrost's `%2F` ids from curl).
+    With per_key, another key's (or project's) video is not found."""
+    return _visible(request, state, state.jobs.get(unquote(segment)) or state.jobs.get(segment))
 
 
 def _not_found(request: web.Request, state: SimulatorState, segment: str) -> web.Response:
@@ -80,13 +93,14 @@ async def create(request: web.Request, state: SimulatorState, request_type: str)
         seconds=fields["seconds"],
         provider=provider,
         extra=fields["extra"],
+        owner=owner_of(request),
     )
     return video_response(request, state, job)
 
 
 async def retrieve(request: web.Request, state: SimulatorState, segment: str) -> web.Response:
     set_context(request, request_type="video_retrieve")
-    job = find_job(state, segment)
+    job = find_job(state, segment, request)
     if job is None:
         return _not_found(request, state, segment)
     return video_response(request, state, job)
@@ -94,7 +108,7 @@ async def retrieve(request: web.Request, state: SimulatorState, segment: str) ->
 
 async def delete(request: web.Request, state: SimulatorState, segment: str) -> web.Response:
     set_context(request, request_type="video_delete")
-    job = find_job(state, segment)
+    job = find_job(state, segment, request)
     if job is None:
         return _not_found(request, state, segment)
     state.jobs.delete(job.id)
@@ -136,7 +150,7 @@ async def list_videos(request: web.Request, state: SimulatorState) -> web.Respon
         return error_response(
             request, settings, 400, "Invalid 'order': must be 'asc' or 'desc'.", param="order"
         )
-    jobs = state.jobs.all()
+    jobs = [job for job in state.jobs.all() if _visible(request, state, job)]
     if settings.flavor == "bifrost":
         jobs = [job for job in jobs if job.provider == provider]
     if order == "desc":
@@ -163,7 +177,7 @@ async def list_videos(request: web.Request, state: SimulatorState) -> web.Respon
 
 async def remix(request: web.Request, state: SimulatorState, segment: str) -> web.Response:
     set_context(request, request_type="video_remix")
-    source = find_job(state, segment)
+    source = find_job(state, segment, request)
     if source is None:
         return _not_found(request, state, segment)
     set_context(request, provider=source.provider, model_requested=source.model)
@@ -191,6 +205,7 @@ async def remix(request: web.Request, state: SimulatorState, segment: str) -> we
         seconds=source.seconds,
         provider=source.provider,
         remixed_from=source.id,
+        owner=owner_of(request),
     )
     return video_response(request, state, job)
 
@@ -198,7 +213,7 @@ async def remix(request: web.Request, state: SimulatorState, segment: str) -> we
 async def content(request: web.Request, state: SimulatorState, segment: str) -> web.StreamResponse:
     settings = state.settings
     set_context(request, request_type="video_download")
-    job = find_job(state, segment)
+    job = find_job(state, segment, request)
     if job is None:
         return _not_found(request, state, segment)
     variant = request.query.get("variant", "video")

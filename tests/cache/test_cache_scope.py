@@ -65,3 +65,15 @@ def test_credential_identity_covers_every_listed_header_and_qualifiers() -> None
     assert identity(Authorization="Bearer sk-a", **{"x-bf-vk": "vk-1"}) != identity(
         Authorization="Bearer sk-a", **{"x-bf-vk": "vk-2"}
     )
+
+
+def test_the_bearer_scheme_is_case_insensitive() -> None:
+    names = ("authorization",)
+    spellings = ("Bearer sk-a", "bearer sk-a", "BEARER  sk-a", " Bearer sk-a ")
+    identities = {credential_identity(CIMultiDict(Authorization=v), names) for v in spellings}
+    # One key, one identity: the SDK's own spelling, so existing scopes are unchanged.
+    assert identities == {"Bearer sk-a"}
+    other = credential_identity(CIMultiDict(Authorization="Bearer sk-A"), names)
+    assert other == "Bearer sk-A"  # the token itself stays case-sensitive
+    basic = credential_identity(CIMultiDict(Authorization="Basic dXNlcg=="), names)
+    assert basic == "Basic dXNlcg=="

@@ -108,3 +108,27 @@ async def test_start_up_logs_how_the_embedder_encodes(
     assert len(ready) == 1
     assert ready[0]["encoding"] == "packed"  # the shipped model runs padding-free batches
     assert ready[0]["model"] == "all-MiniLM-L6-v2" and ready[0]["max_batch"] == 16
+
+
+async def test_entries_stored_without_a_semantic_lookup_still_hit_by_meaning(
+    start_proxy: ServerFactory, sim: TestServer, embedder: Any
+) -> None:
+    proxy = await semantic_proxy(start_proxy, sim, embedder)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    # A refresh (no-cache) and a direct-only request embed nothing when they look up; their
+    # entries must still be found by meaning later.
+    for prompt, control in (
+        ("A red sports car driving along a coastal road at sunset", {"Cache-Control": "no-cache"}),
+        ("An old fisherman mending a net on a wooden pier", {"x-cache-type": "direct"}),
+    ):
+        _, headers = await create_raw(alice, prompt=prompt, extra_headers=control)
+        assert headers["x-cache"] in ("BYPASS", "MISS")
+    await settle(proxy)
+    for paraphrase in (
+        "At sunset, a red sports car drives along a coastal road",
+        "On a wooden pier, an old fisherman mending a net",
+    ):
+        _, headers = await create_raw(alice, prompt=paraphrase)
+        assert headers["x-cache"] == "SEMANTIC-HIT", paraphrase
+    assert upstream_creates(sim) == 2
+    await alice.close()
