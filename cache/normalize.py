@@ -11,6 +11,8 @@ import re
 import unicodedata
 
 _WHITESPACE = re.compile(r"\s+")
+# A quoted stretch (straight or curly double quotes), captured so split() keeps it.
+_QUOTED = re.compile(r'("[^"]*"|“[^”]*”)')
 # Sentence-final punctuation only: "a cat." and "a cat" are the same request, but punctuation
 # inside the prompt ("3:2", "close-up") can carry meaning and is kept.
 _TRAILING_PUNCTUATION = ".!?…;,:。！？"
@@ -20,8 +22,12 @@ def normalize_prompt(text: str) -> str:
     """Return the canonical form of a prompt: NFKC, casefolded, single spaces, stripped.
 
     Trailing sentence punctuation (and whitespace around it) is removed repeatedly, so
-    "A cat!!  " and "a cat" normalise alike.
+    "A cat!!  " and "a cat" normalise alike. Text in double quotes keeps its case: it is
+    what a sign or a caption in the video says ("STOP" and "stop" are different signs).
     """
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(
+        part if _QUOTED.fullmatch(part) else part.casefold() for part in _QUOTED.split(text)
+    )
     text = _WHITESPACE.sub(" ", text).strip()
     return text.rstrip(_TRAILING_PUNCTUATION + " ")

@@ -252,3 +252,82 @@ def test_word_order_is_not_compared_past_the_cap() -> None:
     assert not verdict.ok and verdict.reason == f"order not compared: over {MAX_ORDER_WORDS} words"
     short = " ".join(words[: MAX_ORDER_WORDS // 2])
     assert check_near_miss(short, short + ".").ok  # the cap is on comparing, not on passing
+
+
+# What the word analysis reads past (the guard's "surface" checks): each pair asks for a
+# different video, and each reason names the kind of difference.
+SURFACE_SHOULD_REJECT = [
+    ("a snake in a boot", "a snake on a boot", "relation"),
+    ("a soldier marching to the castle", "a soldier marching from the castle", "relation"),
+    ("the camera zooms into his eye", "the camera zooms from his eye", "relation"),
+    ("a teacher smiles as he walks", "a teacher smiles as she walks", "gender"),
+    ("a nurse putting on his coat", "a nurse putting on her coat", "gender"),
+    ("a dog on the beach", "dogs on the beach", "number"),
+    ("a man and two women dancing", "two men and a woman dancing", "number"),
+    ("a woman wearing glasses", "a woman wearing a glass", "number"),
+    ("a dozen roses in a vase", "dozens of roses in a vase", "count"),
+    ("a burning house at night", "a burned house at night", "tense"),
+    ("a bear attacking a hunter", "a bear attacked by a hunter", "relation"),
+    ("a dog drinking on a porch", "a dog with a drink on a porch", "action"),
+    ("a man painting a wall", "a painting of a man and a wall", "action"),
+    (
+        "a father with a scarf and a son without a scarf",
+        "a father without a scarf and a son with a scarf",
+        "negation",
+    ),
+    (
+        "a man not holding a cup, holding a book",
+        "a man holding a cup, not holding a book",
+        "negation",
+    ),
+    (
+        "no cars in the left lane, cars in the right lane",
+        "cars in the left lane, no cars in the right lane",
+        "negation",
+    ),
+    ("a scoreboard reading 98-87", "a scoreboard reading 87-98", "text"),
+    ("a thermometer reading -5°C", "a thermometer reading 5°C", "text"),
+    ("a clock showing 5:12", "a clock showing 12:05", "text"),
+    ("a price tag of $5 on an apple", "a price tag of $50 on an apple", "count"),
+    ("a chalkboard showing 7 > 3", "a chalkboard showing 7 < 3", "text"),
+    ('a sign that says "STOP"', 'a sign that says "stop"', "text"),
+    ('a sign reading "DOG ON BOARD"', 'a sign reading "DOG IN BOARD"', "text"),
+    ("a 🐶 on a beach", "a 🐱 on a beach", "text"),
+    ("一只红色的猫在沙发上", "一只蓝色的猫在沙发上", "text"),
+    ("a child playing a video game", "a child playing a game", "subject"),
+    ("a crime scene at night", "a crime at night", "subject"),
+    ("a sculptor creating a statue", "a sculptor and a statue", "subject"),
+    ("a dog house in a garden", "a house dog in a garden", "order"),
+    ("a table lamp", "a lamp table", "order"),
+    ("a tall tree beside a tiny house", "a tall house beside a tiny tree", "order"),
+    ("a wooden boat near a stone bridge", "a stone boat near a wooden bridge", "order"),
+    ("a black and white cow in a field", "black and white footage of a cow in a field", "colour"),
+    ("a wood cabin", "a cabin in the woods", "subject"),
+]
+
+SURFACE_SHOULD_PASS = [
+    ("a running dog on a beach", "a dog running on a beach"),
+    ("the camera slowly zooms in on a rose", "a rose, the camera slowly zooms in"),
+    ("a man walks his dog in the park", "a man walking his dog in the park"),
+    ("a woman with no umbrella in the rain", "a woman without an umbrella in the rain"),
+    ('a neon sign that says "OPEN" in a window', 'in a window, a neon sign that says "OPEN"'),
+    ("a video of a horse galloping", "a horse galloping"),
+    ("a cinematic shot of a lighthouse in a storm", "a lighthouse in a storm, cinematic"),
+    ("black and white footage of a station", "a station, black and white"),
+    ("a chef slicing vegetables quickly", "a chef quickly slicing vegetables"),
+    ("at 5:30 pm, a man waits for a bus", "a man waits for a bus at 5:30 pm"),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached", "kind"), SURFACE_SHOULD_REJECT)
+def test_small_words_and_unread_text_are_compared(requested: str, cached: str, kind: str) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        verdict = check_near_miss(a, b)
+        assert not verdict.ok, (a, b)
+        assert verdict.reason is not None and verdict.reason.startswith(kind), verdict.reason
+
+
+@pytest.mark.parametrize(("requested", "cached"), SURFACE_SHOULD_PASS)
+def test_paraphrases_keep_passing_the_surface_checks(requested: str, cached: str) -> None:
+    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
+    assert check_near_miss(cached, requested).ok

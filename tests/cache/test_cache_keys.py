@@ -73,3 +73,10 @@ def test_keys_are_sha256_hex() -> None:
     for key in (exact_key(BASE), bucket_key(BASE)):
         assert len(key) == 64
         int(key, 16)
+
+
+def test_normalize_prompt_keeps_the_case_of_quoted_text() -> None:
+    # What a sign or caption says is written in the video as typed.
+    assert normalize_prompt('A Sign says "STOP"') == 'a sign says "STOP"'
+    assert normalize_prompt("A Banner: “Happy Birthday”!") == "a banner: “Happy Birthday”"
+    assert normalize_prompt('A SIGN says "STOP"') == normalize_prompt('a sign SAYS "STOP"')
