@@ -291,6 +291,11 @@ class CacheService:
         owner: str = "",
     ) -> JobRecord:
         fp = lookup.fingerprint
+        status = str(upstream_video.get("status") or "queued")
+        if status == "completed" and not controls.no_store:
+            # Finished at create (a synchronous upstream): the watcher still has to fetch
+            # and cache it, and that is pending work, after a restart too.
+            status = "in_progress"
         job = JobRecord(
             id=client_id or str(upstream_video["id"]),
             scope=fp.scope,
@@ -303,7 +308,7 @@ class CacheService:
             seconds=fp.seconds,
             size=fp.size,
             namespace=fp.namespace,
-            status=str(upstream_video.get("status") or "queued"),
+            status=status,
             store=not controls.no_store,
             ttl=controls.ttl,
             embedding=None if lookup.embedding is None else lookup.embedding.tobytes(),
@@ -398,7 +403,21 @@ class CacheService:
         self.evict(keep=set(blobs.values()))
         return entry
 
+    def touch(self, blobs: dict[str, str]) -> None:
+        """An entry was used (a hit, a download): all its blobs count as read, so eviction,
+        which goes blob by blob, takes whole entries in least-recently-used order (a client
+        reading only the video must not leave the thumbnail looking oldest)."""
+        for sha in set(blobs.values()):
+            self.blobs.touch(sha)
+
     # -- removal ---------------------------------------------------------------------------
+
+    def discard_blobs(self, shas: list[str]) -> None:
+        """Delete downloaded blobs that no entry ended up using (a job deleted during its
+        download, a video too big for the cache)."""
+        for sha in set(shas):
+            if not self.entries.entries_using_blob(sha):
+                self.blobs.delete(sha)
 
     def delete_entry(self, entry_id: str) -> CacheEntry | None:
         entry = self.entries.delete(entry_id)
@@ -456,7 +475,8 @@ class CacheService:
             entries=self.entries.count(),
             bytes=self.blobs.total_bytes,
             max_bytes=self.blobs.max_bytes,
-            pending_jobs=len(self.jobs.pending()),
+            # Upstream jobs still generating; a join's own record says nothing about that.
+            pending_jobs=sum(1 for job in self.jobs.pending() if job.kind == "miss"),
             index_size=len(self.index),
             evictions=self.evictions,
         )

@@ -351,6 +351,9 @@ class BlobStore:
         # mtime: mtime feeds the HTTP ETag of served content, which must stay stable.
         self._files: dict[str, list[float]] = {}
         self._total = 0
+        # Blobs of a download not yet published: eviction must not take them (count, since
+        # two jobs may download identical content).
+        self._pinned: dict[str, int] = {}
         self._remove_stale_temps(stale_temp_seconds)
         self._scan()
 
@@ -370,12 +373,13 @@ class BlobStore:
         return self.root / sha256[:2] / sha256[2:]
 
     def _remove_stale_temps(self, older_than: float) -> None:
-        # Another process may be writing right now: only temps untouched for a while are
-        # abandoned (an active writer keeps its file's mtime fresh).
+        # A temp file is abandoned when the process named in it is gone (a kill -9, then an
+        # immediate restart), or, should that pid have been reused, when it has not been
+        # written to for a while (an active writer keeps its mtime fresh).
         cutoff = time.time() - older_than
         for temp in self.root.glob(_TEMP_PREFIX + "*"):
             with contextlib.suppress(FileNotFoundError):
-                if temp.stat().st_mtime <= cutoff:
+                if not _writer_alive(temp.name) or temp.stat().st_mtime <= cutoff:
                     temp.unlink()
 
     def _scan(self) -> None:
@@ -444,6 +448,20 @@ class BlobStore:
             if sha256 in self._files:
                 self._files[sha256][1] = now
 
+    def pin(self, sha256: str) -> None:
+        """Keep `sha256` from eviction until unpin(): a download not yet published."""
+        with self._lock:
+            self._pinned[sha256] = self._pinned.get(sha256, 0) + 1
+
+    def unpin(self, shas: Collection[str]) -> None:
+        with self._lock:
+            for sha in shas:
+                left = self._pinned.get(sha, 0) - 1
+                if left > 0:
+                    self._pinned[sha] = left
+                else:
+                    self._pinned.pop(sha, None)
+
     def delete(self, sha256: str) -> bool:
         final = self._final_path(sha256)
         try:
@@ -471,7 +489,7 @@ class BlobStore:
                 if self._total + needed_bytes <= self.max_bytes:
                     return []
                 order = sorted(
-                    (sha for sha in self._files if sha not in keep),
+                    (sha for sha in self._files if sha not in keep and sha not in self._pinned),
                     key=lambda s: self._files[s][1],
                 )
             evicted: list[str] = []
@@ -484,6 +502,23 @@ class BlobStore:
                 self.delete(sha)
                 evicted.append(sha)
             return evicted
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process that named a temp file ".tmp-<pid>-<hex>" still runs."""
+    pid_text = name[len(_TEMP_PREFIX) :].split("-", 1)[0]
+    if not pid_text.isdigit():
+        return True  # not ours to judge: the age rule decides
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _fsync_dir(directory: Path) -> None:

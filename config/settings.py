@@ -112,6 +112,15 @@ class Settings(BaseModel):
             raise ValueError(f"{bad[0]!r} is not an HTTP header name")
         return list(dict.fromkeys(names))
 
+    @field_validator("cache_variants")
+    @classmethod
+    def _video_is_cached(cls, value: list[str]) -> list[str]:
+        # A hit promises the video for the entry's lifetime; the upstream's copy expires in
+        # about an hour, so the video itself is always downloaded.
+        if "video" not in value:
+            raise ValueError("must include video (thumbnail and spritesheet are optional)")
+        return list(dict.fromkeys(value))
+
     @field_validator("upstream", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:

@@ -82,10 +82,15 @@ def caller_of(ctx: RequestContext, cache: CacheService) -> Caller | None:
         names = (*settings.cache_credential_headers, *IDENTITY_QUALIFIERS)
         headers = {k: v for k in names if (v := ctx.request.headers.get(k)) is not None}
         ctx.state.credentials[caller.owner] = headers
+        waking = [caller.owner]
         if cache.config.scope_mode == "credential":
             # Jobs recorded before owners existed are found by scope, which in this mode
             # is one credential's (in shared mode such jobs wait for no one's).
             ctx.state.credentials[caller.scope] = headers
+            waking.append(caller.scope)
+        if ctx.state.watcher is not None:
+            for key in waking:
+                ctx.state.watcher.credential_arrived(key)
     return caller
 
 
@@ -261,6 +266,7 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Respon
         "content_types": lookup.entry.content_types,
     }
     cache.jobs.put(job)
+    cache.touch(lookup.entry.blobs)
     video = video_from_entry(ctx, job, lookup.entry)
     video["extra_fields"] = _answer_extra(ctx, lookup)
     if ctx.capture:
@@ -676,7 +682,7 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
     sha = blobs.get(variant)
     path = cache.blobs.path(sha) if sha else None
     if sha is not None and path is not None:
-        cache.blobs.touch(sha)
+        cache.touch(blobs)
         ctx.cache_result = "hit"
         headers = {
             "Content-Type": types.get(variant, "application/octet-stream"),

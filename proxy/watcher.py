@@ -33,6 +33,13 @@ CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet":
 _TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
 
 
+def backoff(interval: float, failures: int) -> float:
+    """Seconds before the next poll after `failures` in a row: doubling, capped. The
+    exponent is capped too: 2.0**1024 overflows, and a day-long outage is over a thousand
+    failures."""
+    return min(MAX_BACKOFF, interval * 2 ** min(failures, 32))
+
+
 class DownloadFailed(Exception):
     pass
 
@@ -64,6 +71,8 @@ class Watcher:
         self.state = state
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._status: dict[str, str] = {}
+        # Jobs waiting for their creator's credential (after a restart), by owner.
+        self._credential_waits: dict[str, asyncio.Event] = {}
         self._closing = False
 
     @property
@@ -112,6 +121,17 @@ class Watcher:
             await asyncio.sleep(0.02)
         return not self._tasks
 
+    def credential_arrived(self, owner: str) -> None:
+        """A request brought `owner`'s credential: its jobs waiting for it poll now."""
+        event = self._credential_waits.pop(owner, None)
+        if event is not None:
+            event.set()
+
+    async def _wait_for_credential(self, job: JobRecord, timeout: float) -> None:
+        event = self._credential_waits.setdefault(job.owner or job.scope, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
     def _headers(self, job: JobRecord) -> CIMultiDict[str]:
         # The creator's own credential, never another of the scope's (a shared scope
         # spans tenants).
@@ -124,7 +144,9 @@ class Watcher:
         cache = self.state.cache
         assert cache is not None
         interval = self.state.settings.watch_interval
-        delay = 0.0
+        # A job just created is not done yet; one finished at create is fetched at once.
+        first = cache.jobs.get(job_id)
+        delay = interval if first is not None and first.status == "queued" else 0.0
         failures = 0
         log = self.state.log.bind(job_id=job_id)
         while True:
@@ -141,7 +163,7 @@ class Watcher:
                 video, poll_after = await self._poll(job)
             except ProxyError as exc:
                 failures += 1
-                delay = min(MAX_BACKOFF, interval * 2**failures) * (0.5 + random.random() / 2)
+                delay = backoff(interval, failures) * (0.5 + random.random() / 2)
                 retry_after = exc.headers.get("retry-after", "")
                 if retry_after.replace(".", "", 1).isdigit():
                     delay = max(delay, min(MAX_BACKOFF, float(retry_after)))
@@ -150,8 +172,10 @@ class Watcher:
                         self._finish(job, "failed")
                         log.info("watch_gone", upstream_status=404)
                         return
-                    # No credential for this scope yet (after a restart): wait for one.
-                    delay = max(delay, interval)
+                    # No credential for this job yet (after a restart): wait for one; its
+                    # arrival (credential_arrived) ends the wait at once.
+                    await self._wait_for_credential(job, max(delay, interval))
+                    delay = 0.0
                 log.debug("watch_retry", error=exc.message, delay=round(delay, 3))
                 continue
             failures = 0
@@ -218,14 +242,25 @@ class Watcher:
     async def _complete(self, job: JobRecord, video: dict[str, Any]) -> None:
         cache = self.state.cache
         assert cache is not None
-        log = self.state.log.bind(job_id=job.id)
         if not self._cacheable(job, video):
             self._finish(job, "completed")
             return
+        pinned: list[str] = []  # downloaded, not yet published: eviction keeps off them
+        try:
+            await self._fetch_and_publish(job, video, pinned)
+        finally:
+            cache.blobs.unpin(pinned)
+
+    async def _fetch_and_publish(
+        self, job: JobRecord, video: dict[str, Any], pinned: list[str]
+    ) -> None:
+        cache = self.state.cache
+        assert cache is not None
+        log = self.state.log.bind(job_id=job.id)
         attempts = 0
         while True:
             try:
-                blobs, types, size = await self._download(job)
+                blobs, types, size = await self._download(job, pinned)
                 break
             except (DownloadFailed, ProxyError) as exc:
                 attempts += 1
@@ -237,7 +272,14 @@ class Watcher:
                     min(MAX_BACKOFF, self.state.settings.watch_interval * 2**attempts)
                 )
         if cache.get_job(job.id) is None:  # deleted by its client while downloading
+            cache.discard_blobs(list(blobs.values()))
             log.info("cache_discarded", reason="deleted")
+            return
+        if size > cache.blobs.max_bytes:
+            # It would evict everything else and still not fit under the limit.
+            cache.discard_blobs(list(blobs.values()))
+            self._finish(job, "completed")
+            log.warning("cache_skipped", reason="larger than cache_max_bytes", bytes=size)
             return
         try:
             await cache.embed_job(job)
@@ -265,7 +307,11 @@ class Watcher:
         self.state.observe_watched()
         log.info("cache_published", entry_id=entry.id, bytes=size, variants=sorted(blobs))
 
-    async def _download(self, job: JobRecord) -> tuple[dict[str, str], dict[str, str], int]:
+    async def _download(
+        self, job: JobRecord, pinned: list[str]
+    ) -> tuple[dict[str, str], dict[str, str], int]:
+        cache = self.state.cache
+        assert cache is not None
         blobs: dict[str, str] = {}
         types: dict[str, str] = {}
         total = 0
@@ -278,6 +324,8 @@ class Watcher:
                 continue  # thumbnails are a nicety; the video is what must be cached
             blobs[variant], types[variant] = sha, ctype
             total += size
+            cache.blobs.pin(sha)  # another job's publish may evict while this one downloads
+            pinned.append(sha)
         return blobs, types, total
 
     async def _download_variant(self, job: JobRecord, variant: str) -> tuple[str, str, int]:

@@ -46,6 +46,7 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
         ({"environ": {"VIDEOCACHE_EMBEDDING_BATCH_WAIT_MS": "-1"}}, "embedding_batch_wait_ms"),
         ({"overrides": {"cache_credential_headers": ["x key"]}}, "cache_credential_headers"),
         ({"overrides": {"cache_credential_headers": []}}, "cache_credential_headers"),
+        ({"overrides": {"cache_variants": ["thumbnail"]}}, "must include video"),
     ],
 )
 def test_invalid_settings_name_the_setting(layers: dict, needle: str) -> None:

@@ -68,6 +68,26 @@ def test_startup_removes_stale_temps_and_rescans(tmp_path: Path) -> None:
     assert sha in reopened and reopened.total_bytes == 10
 
 
+def test_temps_of_a_dead_writer_go_at_once(tmp_path: Path) -> None:
+    BlobStore(tmp_path, max_bytes=1000)
+    dead = tmp_path / "blobs" / ".tmp-4194303-abc"  # above any pid_max: never a live pid
+    ours = tmp_path / "blobs" / f".tmp-{os.getpid()}-def"
+    dead.write_bytes(b"junk")
+    ours.write_bytes(b"being written")
+    BlobStore(tmp_path, max_bytes=1000)  # a restart right after a kill -9: no waiting
+    assert not dead.exists() and ours.exists()
+
+
+def test_pinned_blobs_are_not_evicted(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, max_bytes=20)
+    downloading = blobs.put_bytes(b"a" * 10)
+    blobs.pin(downloading)
+    other = blobs.put_bytes(b"b" * 10)
+    assert blobs.evict_lru(10) == [other]  # the older blob is pinned
+    blobs.unpin([downloading])
+    assert blobs.evict_lru(20) == [downloading]
+
+
 def test_lru_eviction_order(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path, max_bytes=30)
     shas = []

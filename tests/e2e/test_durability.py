@@ -17,7 +17,9 @@ import aiohttp
 import openai
 from aiohttp.test_utils import TestServer
 
+from proxy.state import STATE
 from tests.conftest import ServerFactory, base_url
+from tests.e2e.test_cache import settle
 
 CONTENT = 40 * 1024 * 1024
 RATE = 40 * 1024 * 1024  # bytes/s: the download of the big video takes about a second
@@ -135,3 +137,41 @@ async def test_kill_9_mid_download_and_restart(
         proc.wait(timeout=10)
         await client.close()
         await direct.close()
+
+
+async def test_eviction_goes_by_entry_in_least_recently_used_order(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # Room for two entries of ~1.2 MB (plus their thumbnail and spritesheet), not three.
+    sim = await start_simulator(content_bytes=1_200_000)
+    proxy = await start_proxy(sim, cache_max_bytes=3 * 2**20)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    for prompt in ("entry one", "entry two"):
+        await alice.videos.create(prompt=prompt)
+        await settle(proxy)
+    # Entry one is used again (a hit, its video downloaded): entry two is now the oldest,
+    # though entry one's thumbnail and spritesheet were never read.
+    hit = await alice.videos.create(prompt="entry one")
+    (await alice.videos.download_content(hit.id)).read()
+    await alice.videos.create(prompt="entry three")
+    await settle(proxy)
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    assert sorted(e.prompt for e in cache.entries.iter_entries()) == ["entry one", "entry three"]
+    assert cache.blobs.total_bytes <= 3 * 2**20
+    await alice.close()
+
+
+async def test_a_video_larger_than_the_cache_is_not_kept(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(content_bytes=1_500_000)
+    proxy = await start_proxy(sim, cache_max_bytes=2**20)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    await alice.videos.create(prompt="a very long panorama")
+    await settle(proxy)
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    assert cache.entries.count() == 0 and cache.blobs.total_bytes == 0
+    assert cache.stats().pending_jobs == 0
+    await alice.close()

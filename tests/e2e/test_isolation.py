@@ -276,6 +276,7 @@ async def test_a_delete_during_the_download_wins(
     cache = proxy.app[STATE].cache
     assert cache is not None and cache.entries.count() == 0
     assert cache.get_job(first.id) is None
+    assert cache.blobs.total_bytes == 0  # the downloaded bytes went with it
     _, headers = await create_raw(alice, prompt="a kite festival")
     assert headers["x-cache"] == "MISS"
     await alice.close()

@@ -234,3 +234,19 @@ async def test_model_requested_is_the_same_on_a_join_as_on_its_miss(
     assert extra["model_requested"] == miss.model_extra["extra_fields"]["model_requested"]
     assert extra["model_requested"] == "sora-2"
     await alice.close()
+
+
+async def test_a_video_finished_at_create_is_cached(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # An upstream may answer the create with the finished video (a synchronous gateway).
+    sim = await start_simulator(job_seconds=0.0)
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    first, headers = await create_raw(alice, prompt="an hourglass running out")
+    assert headers["x-cache"] == "MISS" and first.status == "completed"
+    await settle(proxy)
+    _, headers = await create_raw(alice, prompt="an hourglass running out")
+    assert headers["x-cache"] == "HIT"
+    assert upstream_creates(sim) == 1
+    await alice.close()
