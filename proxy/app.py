@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
 import uuid
@@ -9,9 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from cache.embedder import Embedder, SentenceTransformerEmbedder
+from cache.service import SWEEP_INTERVAL, CacheService
 from config.settings import Settings
 from metrics.accesslog import AccessLog
 from metrics.logging import access_emitter, flush_logs
@@ -166,6 +170,17 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
         response.headers["Server-Timing"] = ", ".join(timings)
 
 
+async def _sweep_expired(cache: CacheService) -> None:
+    """Expired entries never answer, but their files take space until swept. Publishing
+    sweeps too (at most every SWEEP_INTERVAL); this covers a cache nothing is added to."""
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL)
+        try:
+            await asyncio.to_thread(cache.evict)
+        except Exception as exc:  # a failed sweep must not end the sweeping
+            structlog.get_logger("videocache").warning("sweep_failed", error=repr(exc))
+
+
 async def metrics_endpoint(request: web.Request) -> web.Response:
     body, content_type = request.app[STATE].metrics.render()
     return web.Response(body=body, headers={"Content-Type": content_type})
@@ -269,8 +284,13 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
                         seconds=round(time.perf_counter() - started, 2),
                     )
             await state.watcher.start()
+            sweeper = asyncio.create_task(_sweep_expired(state.cache), name="cache-sweeper")
         yield
         try:
+            if state.cache is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             if state.watcher is not None:
                 await state.watcher.close()
             if state.cache is not None:

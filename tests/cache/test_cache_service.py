@@ -4,7 +4,10 @@ callers which never settle (benchmarks, tools) are not made to wait."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
+
+import pytest
 
 from cache.controls import CacheControls
 from cache.keys import RequestFingerprint
@@ -70,3 +73,28 @@ async def test_a_job_completed_at_once_is_still_joined(tmp_path: Path) -> None:
     joined = await asyncio.wait_for(waiting, 1.0)
     assert joined.kind == "joined" and joined.job is not None and joined.job.id == job.id
     cache.close()
+
+
+async def test_expired_entries_are_swept_without_new_publishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cache.service
+    import proxy.app
+
+    monkeypatch.setattr(cache.service, "SWEEP_INTERVAL", 0.0)
+    monkeypatch.setattr(proxy.app, "SWEEP_INTERVAL", 0.05)
+    store = service(tmp_path)
+    lookup = await store.lookup(request(), CacheControls(ttl=1))
+    job = store.remember_miss(lookup, {"id": "video_up1", "status": "queued"}, CacheControls(ttl=1))
+    sha = store.blobs.put_bytes(b"a short-lived video")
+    entry = store.publish(job, {"id": "video_up1"}, {"video": sha}, {}, 19)
+    entry.expires_at = time.time() - 1  # as if its TTL had run out since
+    store.entries.put(entry)
+    sweeper = asyncio.create_task(proxy.app._sweep_expired(store))
+    for _ in range(100):
+        if store.entries.count() == 0:
+            break
+        await asyncio.sleep(0.02)
+    sweeper.cancel()
+    assert store.entries.count() == 0 and store.blobs.total_bytes == 0
+    store.close()
