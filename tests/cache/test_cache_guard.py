@@ -303,6 +303,19 @@ SURFACE_SHOULD_REJECT = [
     ("a wooden boat near a stone bridge", "a stone boat near a wooden bridge", "order"),
     ("a black and white cow in a field", "black and white footage of a cow in a field", "colour"),
     ("a wood cabin", "a cabin in the woods", "subject"),
+    # From a second, independent red team (its blind set; see the README).
+    ("a diver about to jump off a cliff", "a diver jumping off a cliff", "subject"),
+    ("the dog's owner walking in a park", "the owner's dog walking in a park", "order"),
+    ("he holds her hand on a bridge", "she holds his hand on a bridge", "gender"),
+    ("a yellow taxi next to a bus", "a taxi next to a yellow bus", "attribute"),
+    ("a smiling woman holding a baby", "a woman holding a smiling baby", "attribute"),
+    ("a broken vase next to a cup", "a vase next to a broken cup", "attribute"),
+    (
+        "the tortoise and the hare race, the tortoise wins",
+        "the tortoise and the hare race, the hare wins",
+        "subject",
+    ),
+    ("the letter A carved on a block", "the letter I carved on a block", "text"),
 ]
 
 SURFACE_SHOULD_PASS = [
@@ -316,6 +329,11 @@ SURFACE_SHOULD_PASS = [
     ("black and white footage of a station", "a station, black and white"),
     ("a chef slicing vegetables quickly", "a chef quickly slicing vegetables"),
     ("at 5:30 pm, a man waits for a bus", "a man waits for a bus at 5:30 pm"),
+    ("please make a video of a cat on a sofa", "a cat on a sofa"),
+    ("a street without any cars", "a street with no cars"),
+    ("a boy riding a motorbike", "a boy riding a motorcycle"),
+    ("a woman lying on the grass", "a woman lies on the grass"),
+    ("it's raining on a quiet street", "it is raining on a quiet street"),
 ]
 
 
