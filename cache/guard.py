@@ -53,6 +53,9 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   two nouns naming one thing swapped or re-attached ("race car" / "car race", "a tall
   tree beside a tiny house" / "a tall house beside a tiny tree", "a smiling woman holding
   a baby" / "a woman holding a smiling baby");
+- whom a "with" / "carrying" / "holding" / "wearing" phrase describes ("a woman with an
+  umbrella talks to a man" / "a woman talks to a man with an umbrella"): the nearest noun
+  before it that is not a place;
 - who is named more often ("..., the tortoise wins" / "..., the hare wins"), whose
   ("the dog's owner" / "the owner's dog"), and what has not happened yet ("about to
   jump" / "jumping").
@@ -1557,6 +1560,70 @@ def _binding_conflict(
     return None
 
 
+# Where a thing is: a noun after one of these names a place, not who holds or wears the
+# phrase that follows ("a man walking in the park with a dog" is the man's dog).
+_PLACE_WORDS = frozenset(
+    (
+        "at",
+        "in",
+        "on",
+        "inside",
+        "into",
+        "onto",
+        "under",
+        "near",
+        "along",
+        "across",
+        "through",
+        "over",
+        "above",
+        "below",
+        "around",
+        "by",
+        "atop",
+        "underneath",
+        "beneath",
+        "within",
+        "infront",
+        "behind",
+    )
+)
+# Words that start a phrase describing the nearest person or thing before it.
+_ATTACHING = frozenset(("with", "carrying", "holding", "wearing"))
+
+
+def _attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(attaching word, its object) -> the thing it describes: the nearest noun before it
+    in its phrase that is not a place ("a woman with an umbrella talks to a man")."""
+    out: dict[tuple[str, str], str] = {}
+    owner = ""
+    place = False  # the last preposition seen names a place
+    pending: str | None = None
+    for word, written in tokens:
+        if not word or word in _BREAK_SET:
+            owner, place, pending = "", False, None
+            continue
+        if written in _ATTACHING:
+            pending, place = written, False
+            continue
+        if written in _PLACE_WORDS:
+            place = True
+            continue
+        if word in _STOP or word in _FILL or word in _NEG:
+            continue
+        if pending is not None and _plain(word) and word not in _ACTION_SET:
+            if owner:
+                out.setdefault((pending, word), owner)
+            pending = None
+            continue
+        if _plain(word) and word not in _ACTION_SET:
+            if not place:
+                owner = word
+        elif word in _ACTION_SET:
+            place = False
+    return out
+
+
 def _surface_conflict(
     requested: str,
     cached: str,
@@ -1595,6 +1662,13 @@ def _surface_conflict(
         # "the tortoise and the hare race, the tortoise wins" / "..., the hare wins": a
         # word named more often on one side, another on the other, is who does what.
         return f"subject differs: {' '.join(sorted(more))} vs {' '.join(sorted(fewer))}"
+    want_attached, have_attached = _attachments(want_tokens), _attachments(have_tokens)
+    for key in sorted(want_attached.keys() & have_attached.keys()):
+        if want_attached[key] != have_attached[key]:
+            return (
+                f"attribute differs: {want_attached[key]} {' '.join(key)} vs "
+                f"{have_attached[key]} {' '.join(key)}"
+            )
     if _compounds(want_tokens) != _compounds(have_tokens):
         return "subject differs: a compound name with video/scene/show... on one side only"
     return None

@@ -316,6 +316,16 @@ SURFACE_SHOULD_REJECT = [
         "subject",
     ),
     ("the letter A carved on a block", "the letter I carved on a block", "text"),
+    (
+        "a woman with an umbrella talks to a man",
+        "a woman talks to a man with an umbrella",
+        "attribute",
+    ),
+    (
+        "an old woman carrying flowers greets a man",
+        "an old woman greets a man carrying flowers",
+        "attribute",
+    ),
 ]
 
 SURFACE_SHOULD_PASS = [
@@ -334,6 +344,9 @@ SURFACE_SHOULD_PASS = [
     ("a boy riding a motorbike", "a boy riding a motorcycle"),
     ("a woman lying on the grass", "a woman lies on the grass"),
     ("it's raining on a quiet street", "it is raining on a quiet street"),
+    ("a man walking in the park with a dog", "a man with a dog walking in the park"),
+    ("a man at the beach with a dog", "a man with a dog at the beach"),
+    ("a man in a red shirt with a guitar", "a man with a guitar in a red shirt"),
 ]
 
 
