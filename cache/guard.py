@@ -1216,6 +1216,7 @@ def _snippet(tokens: list[tuple[str, str]], first: _Slot, last: _Slot) -> str:
 # order is not compared. Video prompts rarely come near it; the embedding itself reads only
 # the first 256 tokens.
 MAX_ORDER_WORDS = 128
+MAX_GUARD_CHARS = 2000
 
 
 def _check_order(
@@ -1246,13 +1247,15 @@ def _check_order(
 # Quoted text (its case kept, see cache/normalize.py); numbers with a sign, a currency, a
 # unit symbol or inner punctuation ("-5", "$20", "98-87", "3/4", "5:30", "2.5"); any word
 # with a letter outside ASCII (other scripts, whole CJK runs); symbols such as emoji.
+# Possessive quantifiers (++, *+) keep every alternative linear in the text's length: with
+# plain ones a 16,000-digit "number" took 21 s (and the regex engine holds the GIL).
 _LITERAL = re.compile(
-    r'"[^"]*"|“[^”]*”'
-    r"|[-+−±]?[$€£¥₹]?\d+(?:[.,:/=x×-]\d+)+[%°]?"
-    r"|[-+−±][$€£¥₹]?\d+[%°]?|[$€£¥₹]\d+[%°]?|\d+[%°]"
-    r"|\w*[^\x00-\x7f\W]\w*"
-    r"|[^\w\s\x00-\x7f]|[<>=+#@*]"
+    r'"[^"]*+"'
+    r"|[-+−±]?[$€£¥₹]?\d++(?:[.,:/=x×-]\d++)++[%°]?"
+    r"|[-+−±][$€£¥₹]?\d++[%°]?|[$€£¥₹]\d++[%°]?|\d++[%°]"
     r"|\bletters?\s+[a-z]\b"  # "the letter A" / "the letter I"
+    r"|\w++"
+    r"|[^\w\s\x00-\x7f]|[<>=+#@*]"
 )
 _GENDERED = {
     "he": "he",
@@ -1282,6 +1285,8 @@ _RELATIONS = {
 _DETERMINERS = frozenset(
     ("a", "an", "the", "his", "her", "their", "its", "my", "our", "your", "this", "that")
 )
+# Before a noun, never a clause ("a dog that runs"): what makes the next word a thing.
+_ARTICLES_AND_OWNERS = _DETERMINERS - {"this", "that"}
 _PLURAL_IRREGULAR = frozenset(
     (
         "men",
@@ -1349,8 +1354,17 @@ def _plain(word: str) -> bool:
     )
 
 
+_ASCII_WORD = re.compile(r"\w+")
+
+
 def _literals(text: str) -> list[str]:
-    return _LITERAL.findall(text)
+    """Text compared verbatim (see _LITERAL); plain ASCII words are the word analysis's."""
+    text = text.replace("“", '"').replace("”", '"')  # curly or straight, the same quote
+    return [
+        found
+        for found in _LITERAL.findall(text)
+        if not (found.isascii() and _ASCII_WORD.fullmatch(found))
+    ]
 
 
 def _relations(tokens: list[tuple[str, str]]) -> Counter[str]:
@@ -1385,7 +1399,9 @@ def _forms(tokens: list[tuple[str, str]]) -> dict[str, set[str]]:
             continue
         before = tokens[index - 1] if index > 0 else ("", "")
         after = tokens[index + 1][0] if index + 1 < len(tokens) else ""
-        noun_slot = before[1] in _DETERMINERS or bool(before[0] and _NUMBER.fullmatch(before[0]))
+        noun_slot = before[1] in _ARTICLES_AND_OWNERS or bool(
+            before[0] and _NUMBER.fullmatch(before[0])
+        )
         found = forms.setdefault(word, set())
         if written in _PAST_IRREGULAR or (
             written.endswith("ed")
@@ -1423,7 +1439,8 @@ def _form_conflict(want: dict[str, set[str]], have: dict[str, set[str]]) -> str 
             return f"number differs: {word} ({'/'.join(sorted(number_a))} vs " + (
                 f"{'/'.join(sorted(number_b))})"
             )
-        if ("past" in a) != ("past" in b) and (a == {"past"} or b == {"past"}):
+        if (a == {"past"} and "ing" in b) or (b == {"past"} and "ing" in a):
+            # "burned" / "burning", "chased by" / "chasing"; not "bearded" / "a beard".
             return f"tense differs: {word} (done vs ongoing)"
         doing_a, doing_b = "ing" in a and "noun" not in a, "ing" in b and "noun" not in b
         thing_a, thing_b = "noun" in a and "ing" not in a, "noun" in b and "ing" not in b
@@ -1536,9 +1553,11 @@ def _binding_conflict(
     / "car race")."""
     want, have = _adjacent(want_tokens), _adjacent(have_tokens)
     have_pairs = {(a, b) for a, b, _, _ in have}
-    for a, b, first, _ in want:
+    for a, b, first, second in want:
         swapped = (b, a) in have_pairs and (a, b) not in have_pairs
-        if swapped and not first.endswith("ing") and _kind(a) == _kind(b) == "content":
+        # "a mountain covered in snow" / "a snow-covered mountain": a participle moves.
+        participle = any(w.endswith(("ing", "ed")) or w in _PAST_IRREGULAR for w in (first, second))
+        if swapped and not participle and _kind(a) == _kind(b) == "content":
             return f"order differs: {a} {b} vs {b} {a}"
     want_count = Counter(w for w, _ in want_tokens if w)
     have_count = Counter(w for w, _ in have_tokens if w)
@@ -1637,8 +1656,9 @@ def _surface_conflict(
     # In order: "he holds her hand" / "she holds his hand" use the same two.
     want_gender = [_GENDERED[w] for _, w in want_tokens if w in _GENDERED]
     have_gender = [_GENDERED[w] for _, w in have_tokens if w in _GENDERED]
-    if want_gender != have_gender:
-        return f"gender differs: {' '.join(want_gender) or '-'} vs {' '.join(have_gender) or '-'}"
+    if want_gender and have_gender and want_gender != have_gender:
+        # Compared when both prompts use pronouns: "riding his bike" is "riding a bike".
+        return f"gender differs: {' '.join(want_gender)} vs {' '.join(have_gender)}"
     want_relations, have_relations = _relations(want_tokens), _relations(have_tokens)
     if want_relations != have_relations:
         return f"relation differs: {' '.join(sorted(want_relations.elements())) or '-'} vs " + (
@@ -1684,6 +1704,11 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
     requested, cached = normalize_prompt(requested), normalize_prompt(cached)
     if requested == cached:
         return GuardVerdict(ok=True)
+    if max(len(requested), len(cached)) > MAX_GUARD_CHARS:
+        # Every check is linear or bounded, but a prompt of tens of thousands of characters
+        # is not a video prompt anyone paraphrases: it is not compared, so it cannot be a
+        # semantic hit (exact hits still work).
+        return GuardVerdict(False, f"not compared: over {MAX_GUARD_CHARS} characters")
     # Quoted text keeps its case in the normal form; the word analysis ignores case.
     want_tokens = _normalized_tokens(requested.casefold())
     have_tokens = _normalized_tokens(cached.casefold())

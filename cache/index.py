@@ -19,6 +19,7 @@ at start-up, so it holds no state of its own worth persisting.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,10 @@ class VectorIndex:
         self._buckets: dict[str, _Bucket] = {}
         # entry id -> (bucket, row), so remove() needs only the id.
         self._where: dict[str, tuple[str, int]] = {}
+        # Publishes, evictions and sweeps change the index from worker threads while the
+        # event loop searches it (numpy releases the GIL mid-product), so each operation
+        # holds the lock; re-entrant because add() removes an id it re-adds.
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._where)
@@ -87,8 +92,12 @@ class VectorIndex:
     def add(self, bucket: str, entry_id: str, vector: np.ndarray | bytes) -> None:
         """Index a vector (float32 array or its tobytes()); re-adding an id replaces it."""
         vec = _as_vector(vector)
+        with self._lock:
+            self._add(bucket, entry_id, vec)
+
+    def _add(self, bucket: str, entry_id: str, vec: np.ndarray) -> None:
         if entry_id in self._where:
-            self.remove(entry_id)
+            self._remove(entry_id)
         found = self._buckets.get(bucket)
         if found is None:
             found = self._buckets[bucket] = _Bucket(dim=vec.shape[0])
@@ -105,6 +114,10 @@ class VectorIndex:
 
     def remove(self, entry_id: str) -> bool:
         """Drop an id; returns whether it was indexed. Moves the last row into the hole."""
+        with self._lock:
+            return self._remove(entry_id)
+
+    def _remove(self, entry_id: str) -> bool:
         located = self._where.pop(entry_id, None)
         if located is None:
             return False
@@ -128,10 +141,14 @@ class VectorIndex:
         self, bucket: str, vector: np.ndarray | bytes, k: int = 5
     ) -> list[tuple[str, float]]:
         """Up to k (entry id, cosine) pairs from one bucket, best first."""
+        vec = _as_vector(vector)
+        with self._lock:
+            return self._search(bucket, vec, k)
+
+    def _search(self, bucket: str, vec: np.ndarray, k: int) -> list[tuple[str, float]]:
         found = self._buckets.get(bucket)
         if found is None or k <= 0:
             return []
-        vec = _as_vector(vector)
         n = len(found.ids)
         if n <= self.exact_below or n <= self.candidates:
             rows = None

@@ -75,8 +75,13 @@ def _digest(fields: dict[str, object]) -> str:
 def exact_key(fp: RequestFingerprint) -> str:
     """sha256 hex of canonical JSON of every field, with the prompt normalised."""
     fields = _bucket_fields(fp)
-    fields["prompt"] = normalize_prompt(fp.prompt)
+    prompt = normalize_prompt(fp.prompt)
+    fields["prompt"] = prompt
     fields["kind"] = "exact"
+    if '"' in prompt or "“" in prompt:
+        # Quoted text keeps its case since 2026-11-24; entries keyed before that folded it
+        # ("OPEN" under "open"), so prompts with quotes get keys of their own.
+        fields["quoted"] = "case-kept"
     return _digest(fields)
 
 

@@ -416,7 +416,8 @@ class CacheService:
         """Delete downloaded blobs that no entry ended up using (a job deleted during its
         download, a video too big for the cache)."""
         for sha in set(shas):
-            if not self.entries.entries_using_blob(sha):
+            # Identical bytes another download is about to publish stay.
+            if not self.entries.entries_using_blob(sha) and not self.blobs.pinned(sha):
                 self.blobs.delete(sha)
 
     def delete_entry(self, entry_id: str) -> CacheEntry | None:
@@ -445,7 +446,7 @@ class CacheService:
             if self.delete_entry(entry_id) is not None
         )
 
-    def evict(self, keep: set[str] | None = None) -> int:
+    def evict(self, keep: set[str] | None = None, *, sweep: bool = False) -> int:
         """LRU eviction down to max_bytes; entries that lose a blob go with it."""
         evicted = self.blobs.evict_lru(0, keep=keep or set())
         dropped = 0
@@ -459,7 +460,7 @@ class CacheService:
         # Expired entries never answer (lookups check freshness); sweeping them is O(entries)
         # so it runs at most every SWEEP_INTERVAL, not on every publish.
         now = time.monotonic()
-        if now - self._last_sweep < SWEEP_INTERVAL:
+        if not sweep and now - self._last_sweep < SWEEP_INTERVAL:
             return dropped
         self._last_sweep = now
         expired = self.entries.expired_ids()

@@ -354,7 +354,7 @@ class BlobStore:
         # Blobs of a download not yet published: eviction must not take them (count, since
         # two jobs may download identical content).
         self._pinned: dict[str, int] = {}
-        self._remove_stale_temps(stale_temp_seconds)
+        self._remove_stale_temps(stale_temp_seconds)  # before any writer of this process
         self._scan()
 
     @property
@@ -453,6 +453,10 @@ class BlobStore:
         with self._lock:
             self._pinned[sha256] = self._pinned.get(sha256, 0) + 1
 
+    def pinned(self, sha256: str) -> bool:
+        with self._lock:
+            return sha256 in self._pinned
+
     def unpin(self, shas: Collection[str]) -> None:
         with self._lock:
             for sha in shas:
@@ -511,7 +515,9 @@ def _writer_alive(name: str) -> bool:
         return True  # not ours to judge: the age rule decides
     pid = int(pid_text)
     if pid == os.getpid():
-        return True
+        # At start-up nothing of this process writes yet: a temp named after its pid is a
+        # previous incarnation's (a container's entrypoint is pid 1 every time).
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,7 @@ async def _sweep_expired(cache: CacheService) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL)
         try:
-            await asyncio.to_thread(cache.evict)
+            await asyncio.to_thread(partial(cache.evict, sweep=True))
         except Exception as exc:  # a failed sweep must not end the sweeping
             structlog.get_logger("videocache").warning("sweep_failed", error=repr(exc))
 

@@ -97,7 +97,7 @@ def caller_of(ctx: RequestContext, cache: CacheService) -> Caller | None:
 # RFC 9110 section 7.2: a host (a name, an IPv4 address or a bracketed IPv6 literal) and
 # an optional port. Anything else in Host would be written into the URLs a hit hands out.
 _HOST = re.compile(
-    r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$"
+    r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?)(?::\d{1,5})?$"
 )
 
 
@@ -503,30 +503,57 @@ def _remixed_from(source_id: str) -> Callable[[dict[str, Any]], None]:
     return decorate
 
 
-def _rewrite_joined(job: JobRecord) -> Any:
-    def decorate(obj: dict[str, Any]) -> None:
-        obj["id"] = job.id
-        obj["prompt"] = job.prompt
-        obj["remixed_from_video_id"] = job.request_params.get("remixed_from")
-
-    return decorate
-
-
 def _creator_credentials(ctx: RequestContext, job: JobRecord) -> dict[str, str] | None:
-    """For a minted id relayed upstream (a join still generating, a variant not cached):
-    the headers of the credential that created its upstream job, when the proxy holds them.
+    """For a minted id's content fetched from the upstream (a join not yet cached, a variant
+    not cached): the headers of the credential that created its upstream job, when the
+    scope is one key's (credential mode) and the proxy holds them.
 
-    The upstream job is the creator's, and an upstream that keeps each key's (or each
-    project's) videos apart answers anyone else 404. The caller shares the creator's scope,
-    which already gives it the finished video, so it may follow the job as the creator.
-    None (the caller's own headers go) when the creator has not been seen since a restart.
+    The upstream job is the creator's, and an upstream that keeps each project's videos
+    apart answers the same key's other projects 404. Across keys (a shared scope) the
+    caller's own credential goes: relaying as another tenant would hand it that tenant's
+    headers and errors. None when the creator has not been seen since a restart.
     """
     cache = ctx.state.cache
     assert cache is not None
+    if cache.config.scope_mode != "credential":
+        return None
     source = cache.jobs.get(job.upstream_id)
     if source is None:
         return None
     return ctx.state.credentials.get(source.owner or source.scope)
+
+
+def _joined_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
+    """A join not yet cached, as the watcher last saw its upstream job: no upstream call,
+    so nothing of the creator's (credential, headers, upstream id, URLs) reaches the caller,
+    and it works before the creator's credential is back after a restart."""
+    cache = ctx.state.cache
+    assert cache is not None
+    source = cache.jobs.get(job.upstream_id)
+    if source is None:  # the creator deleted it
+        raise _gone_upstream(job)
+    last = dict(source.request_params.get("last_video") or {})
+    progress = last.get("progress")
+    video = {
+        "id": job.id,
+        "object": "video",
+        "model": last.get("model") or source.model,
+        # "in_progress" until the entry is published, though the upstream may be done:
+        # the content is served once it is cached.
+        "status": source.status,
+        "progress": round(progress) if isinstance(progress, int | float) else 0,
+        "created_at": int(job.created_at),
+        "completed_at": last.get("completed_at") if source.status == "completed" else None,
+        "expires_at": last.get("expires_at") if source.status == "completed" else None,
+        "prompt": job.prompt,
+        "size": last.get("size") or source.size,
+        "seconds": last.get("seconds") or source.seconds,
+        "remixed_from_video_id": job.request_params.get("remixed_from"),
+        "error": last.get("error"),
+    }
+    if source.status == "completed" and isinstance(video["completed_at"], int):
+        video["completed_at"] = max(video["completed_at"], video["created_at"])
+    return video
 
 
 def _gone_upstream(job: JobRecord) -> ProxyError:
@@ -576,19 +603,7 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
         video = video_from_entry(ctx, job, entry)
     else:
         entry = _joined_entry(ctx, job)
-        if entry is None:
-            path = f"/v1/videos/{quote_id(job.upstream_id)}"
-            response = await videos.json_route(
-                ctx,
-                path,
-                _rewrite_joined(job),
-                method="GET",
-                credentials=_creator_credentials(ctx, job),
-            )
-            if response.status == 404:
-                raise _gone_upstream(job)
-            return response
-        video = video_from_entry(ctx, job, entry)
+        video = video_from_entry(ctx, job, entry) if entry else _joined_video(ctx, job)
     video["extra_fields"] = {
         "request_type": ctx.route.request_type,
         "provider": ctx.state.settings.upstream_provider,

@@ -64,11 +64,10 @@ async def json_route(
     raw_path_and_query: str | None = None,
     decorate: Decorate | None = None,
     method: str | None = None,
-    credentials: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
     """retrieve, delete and list: no body of interest, JSON back."""
     request = ctx.request
-    headers = _upstream_headers(ctx, credentials)
+    headers = upstream_request_headers(request.headers, ctx.request_id)
     data = request.content if request.body_exists else None
     if data is None:
         headers.popall("Content-Type", None)

@@ -44,6 +44,15 @@ class DownloadFailed(Exception):
     pass
 
 
+class TooLarge(Exception):
+    """The video would not fit in cache_max_bytes: it would evict everything else and
+    still not fit. The blobs already written are in `blobs`."""
+
+    def __init__(self, size: int, blobs: list[str]) -> None:
+        super().__init__(f"{size} bytes")
+        self.size, self.blobs = size, blobs
+
+
 async def _write_blob(
     blobs: BlobStore, resp: aiohttp.ClientResponse, expected: int | None, variant: str
 ) -> BlobWriter:
@@ -181,6 +190,9 @@ class Watcher:
             failures = 0
             if cache.get_job(job_id) is None:  # deleted by its client during the poll
                 return
+            # What joins of this job are told when they poll: the proxy answers them from
+            # here instead of asking the upstream with the creator's credential.
+            job.request_params = {**job.request_params, "last_video": video}
             status = str(video.get("status") or "")
             job.status = (
                 status if status in _TERMINAL or status in ("queued", "in_progress") else job.status
@@ -249,7 +261,7 @@ class Watcher:
         try:
             await self._fetch_and_publish(job, video, pinned)
         finally:
-            cache.blobs.unpin(pinned)
+            self._release(pinned)
 
     async def _fetch_and_publish(
         self, job: JobRecord, video: dict[str, Any], pinned: list[str]
@@ -262,6 +274,12 @@ class Watcher:
             try:
                 blobs, types, size = await self._download(job, pinned)
                 break
+            except TooLarge as exc:
+                self._release(pinned)
+                cache.discard_blobs(exc.blobs)
+                self._finish(job, "completed")
+                log.warning("cache_skipped", reason="larger than cache_max_bytes", bytes=exc.size)
+                return
             except (DownloadFailed, ProxyError) as exc:
                 attempts += 1
                 if attempts >= 5:
@@ -272,14 +290,9 @@ class Watcher:
                     min(MAX_BACKOFF, self.state.settings.watch_interval * 2**attempts)
                 )
         if cache.get_job(job.id) is None:  # deleted by its client while downloading
+            self._release(pinned)
             cache.discard_blobs(list(blobs.values()))
             log.info("cache_discarded", reason="deleted")
-            return
-        if size > cache.blobs.max_bytes:
-            # It would evict everything else and still not fit under the limit.
-            cache.discard_blobs(list(blobs.values()))
-            self._finish(job, "completed")
-            log.warning("cache_skipped", reason="larger than cache_max_bytes", bytes=size)
             return
         try:
             await cache.embed_job(job)
@@ -307,6 +320,13 @@ class Watcher:
         self.state.observe_watched()
         log.info("cache_published", entry_id=entry.id, bytes=size, variants=sorted(blobs))
 
+    def _release(self, pinned: list[str]) -> None:
+        """Unpin this job's downloads (they are about to be discarded, or published)."""
+        cache = self.state.cache
+        assert cache is not None
+        cache.blobs.unpin(pinned)
+        pinned.clear()
+
     async def _download(
         self, job: JobRecord, pinned: list[str]
     ) -> tuple[dict[str, str], dict[str, str], int]:
@@ -318,12 +338,17 @@ class Watcher:
         for variant in self.state.settings.cache_variants:
             try:
                 sha, ctype, size = await self._download_variant(job, variant)
+            except TooLarge as exc:
+                raise TooLarge(total + exc.size, list(blobs.values())) from None
             except DownloadFailed:
                 if variant == "video":
                     raise
                 continue  # thumbnails are a nicety; the video is what must be cached
             blobs[variant], types[variant] = sha, ctype
             total += size
+            if total > cache.blobs.max_bytes:
+                # Checked before pinning: pinned, it would make room by evicting the rest.
+                raise TooLarge(total, list(blobs.values()))
             cache.blobs.pin(sha)  # another job's publish may evict while this one downloads
             pinned.append(sha)
         return blobs, types, total
@@ -340,6 +365,8 @@ class Watcher:
             if resp.status != 200:
                 raise DownloadFailed(f"{variant}: upstream answered {resp.status}")
             expected = resp.content_length
+            if expected is not None and expected > cache.blobs.max_bytes:
+                raise TooLarge(expected, [])  # not downloaded at all
             ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
             writer = await _write_blob(cache.blobs, resp, expected, variant)
         assert writer.sha256 is not None

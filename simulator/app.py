@@ -58,6 +58,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if path == "/v1/blob":
         return allowed("GET") or await extras.blob(request, state)
     if parts[:2] == ["v1", "videos"]:
+        unauthenticated = videos.missing_key(request, state)
+        if unauthenticated is not None:
+            return unauthenticated
         rest = parts[2:]
         if not rest:
             if method == "POST":

@@ -21,6 +21,19 @@ def owner_of(request: web.Request) -> str:
     return f"{headers.get('Authorization', '')}\n{headers.get('OpenAI-Project', '')}"
 
 
+def missing_key(request: web.Request, state: SimulatorState) -> web.Response | None:
+    """per_key: no Authorization at all is a 401, as OpenAI answers it."""
+    if state.settings.per_key and not request.headers.get("Authorization"):
+        return error_response(
+            request,
+            state.settings,
+            401,
+            "You didn't provide an API key.",
+            code="invalid_api_key",
+        )
+    return None
+
+
 def _visible(request: web.Request, state: SimulatorState, job: Job | None) -> Job | None:
     if job is None or (state.settings.per_key and job.owner != owner_of(request)):
         return None

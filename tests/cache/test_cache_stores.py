@@ -71,11 +71,14 @@ def test_startup_removes_stale_temps_and_rescans(tmp_path: Path) -> None:
 def test_temps_of_a_dead_writer_go_at_once(tmp_path: Path) -> None:
     BlobStore(tmp_path, max_bytes=1000)
     dead = tmp_path / "blobs" / ".tmp-4194303-abc"  # above any pid_max: never a live pid
+    # Named after this very pid: a previous incarnation's (in a container the proxy is
+    # pid 1 every time); at start-up this process has not written anything yet.
     ours = tmp_path / "blobs" / f".tmp-{os.getpid()}-def"
-    dead.write_bytes(b"junk")
-    ours.write_bytes(b"being written")
+    alive = tmp_path / "blobs" / f".tmp-{os.getppid()}-0123"  # a live process: kept
+    for temp in (dead, ours, alive):
+        temp.write_bytes(b"junk")
     BlobStore(tmp_path, max_bytes=1000)  # a restart right after a kill -9: no waiting
-    assert not dead.exists() and ours.exists()
+    assert not dead.exists() and not ours.exists() and alive.exists()
 
 
 def test_pinned_blobs_are_not_evicted(tmp_path: Path) -> None:

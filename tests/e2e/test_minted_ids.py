@@ -19,7 +19,7 @@ from tests.conftest import ServerFactory, sim_requests
 from tests.e2e.test_cache import client, create_raw, settle, upstream_creates
 
 
-async def test_a_join_is_followed_as_its_creator(
+async def test_a_join_is_answered_from_the_watched_job(
     start_proxy: ServerFactory, start_simulator: ServerFactory
 ) -> None:
     # The upstream shows a video only to the key and project that created it, as OpenAI
@@ -31,14 +31,18 @@ async def test_a_join_is_followed_as_its_creator(
     assert headers["x-cache"] == "MISS"
     joined, headers = await create_raw(bob, prompt="a tram crossing a bridge")
     assert headers["x-cache"] == "JOINED"
-    # Before the video is cached, bob's polls go upstream as alice, and bob only ever sees
-    # his own id.
+    # Bob's polls are answered from what the watcher saw: nothing of alice's (her key,
+    # her upstream id, her rate limits) is used for him or reaches him.
+    before = len(sim_requests(sim))
     polled = await bob.videos.retrieve(joined.id)
     assert polled.id == joined.id and polled.status in ("queued", "in_progress", "completed")
     done = await bob.videos.poll(joined.id, poll_interval_ms=50)
     assert done.status == "completed" and done.id == joined.id
+    assert first.id not in done.model_dump_json()
+    assert not [
+        r for r in sim_requests(sim)[before:] if r.headers.get("authorization") == "Bearer sk-bob"
+    ]
     assert upstream_creates(sim) == 1
-    await settle(proxy)
     content = (await bob.videos.download_content(joined.id)).read()
     assert content == (await alice.videos.download_content(first.id)).read()
     # The upstream itself still refuses bob alice's job: the proxy did not widen that.
@@ -58,11 +62,13 @@ async def test_a_join_whose_job_is_gone_names_only_its_own_id(
     joined, headers = await create_raw(bob, prompt="a kite over dunes")
     assert headers["x-cache"] == "JOINED"
     await client(sim, "sk-alice").videos.delete(first.id)  # behind the proxy's back
-    for call in (bob.videos.retrieve(joined.id), bob.videos.download_content(joined.id)):
-        with pytest.raises(openai.NotFoundError) as err:
-            await call
-        message = str(err.value)
-        assert joined.id in message and first.id not in message
+    await settle(proxy)  # the watcher finds it gone
+    failed = await bob.videos.retrieve(joined.id)
+    assert failed.status == "failed" and failed.id == joined.id
+    with pytest.raises(openai.NotFoundError) as err:
+        await bob.videos.download_content(joined.id)
+    message = str(err.value)
+    assert joined.id in message and first.id not in message
     await alice.close()
     await bob.close()
 
