@@ -1240,8 +1240,10 @@ def _check_order(
 
 # -- surface -------------------------------------------------------------------------------
 # What the word analysis above reads past: small words that change the picture, and text it
-# cannot read at all. Each check compares the two prompts directly; a paraphrase leaves all
-# of these alone, a different video often changes only one of them.
+# cannot read at all. Each check compares the two prompts directly. A different video often
+# changes only one of these; most paraphrases leave them alone, and those that do not
+# ("in sunglasses" / "wearing sunglasses", "a city view" / "a view of the city") become a
+# second generation, never a wrong video.
 
 # Written as is in the video, or words the guard cannot read: compared verbatim, in order.
 # Quoted text (its case kept, see cache/normalize.py); numbers with a sign, a currency, a
