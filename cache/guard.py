@@ -1389,6 +1389,16 @@ def _relations(tokens: list[tuple[str, str]]) -> Counter[str]:
     return found
 
 
+def _is_past(written: str) -> bool:
+    """A past form as written: "burned", "broken" (not "sled", "speed", "naked")."""
+    return written in _PAST_IRREGULAR or (
+        written.endswith("ed")
+        and len(written) > 4
+        and not written.endswith("eed")
+        and written not in _NOT_PAST
+    )
+
+
 def _forms(tokens: list[tuple[str, str]]) -> dict[str, set[str]]:
     """Canonical word -> how it was used: "past" ("-ed", "broken"), "ing" (doing it),
     "noun" (after a determiner or a number: "a drink", "a painting of"), and for nouns
@@ -1405,12 +1415,7 @@ def _forms(tokens: list[tuple[str, str]]) -> dict[str, set[str]]:
             before[0] and _NUMBER.fullmatch(before[0])
         )
         found = forms.setdefault(word, set())
-        if written in _PAST_IRREGULAR or (
-            written.endswith("ed")
-            and len(written) > 4
-            and not written.endswith("eed")
-            and written not in _NOT_PAST
-        ):
+        if _is_past(written):
             found.add("past")
             continue
         if written.endswith("ing") and len(written) > 5:
@@ -1419,7 +1424,11 @@ def _forms(tokens: list[tuple[str, str]]) -> dict[str, set[str]]:
             continue
         if noun_slot:
             found.add("noun")
-        if word in _ACTION_SET or _kind(word) != "content":
+        if word in _ACTION_SET:
+            if not noun_slot:
+                found.add("verb")  # "a glass breaks": happening, not "a broken glass"
+            continue
+        if _kind(word) != "content":
             continue
         if written in _PLURAL_IRREGULAR or (
             written.endswith("s")
@@ -1433,6 +1442,14 @@ def _forms(tokens: list[tuple[str, str]]) -> dict[str, set[str]]:
     return forms
 
 
+def _doing(forms: set[str]) -> bool:
+    """Used as something happening: -ing, a verb, or a word never after a determiner that is
+    not itself past ("a building collapses"; not "a beard", which is a thing)."""
+    if forms & {"ing", "verb"}:
+        return True
+    return "noun" not in forms and "past" not in forms and bool(forms & {"plural", "singular"})
+
+
 def _form_conflict(want: dict[str, set[str]], have: dict[str, set[str]]) -> str | None:
     for word in sorted(want.keys() & have.keys()):
         a, b = want[word], have[word]
@@ -1441,8 +1458,9 @@ def _form_conflict(want: dict[str, set[str]], have: dict[str, set[str]]) -> str 
             return f"number differs: {word} ({'/'.join(sorted(number_a))} vs " + (
                 f"{'/'.join(sorted(number_b))})"
             )
-        if (a == {"past"} and "ing" in b) or (b == {"past"} and "ing" in a):
-            # "burned" / "burning", "chased by" / "chasing"; not "bearded" / "a beard".
+        if (a == {"past"} and _doing(b)) or (b == {"past"} and _doing(a)):
+            # "burned" / "burning", "a broken glass" / "a glass breaks", "chased by" /
+            # "chasing"; not "bearded" / "a beard" (no verb there).
             return f"tense differs: {word} (done vs ongoing)"
         doing_a, doing_b = "ing" in a and "noun" not in a, "ing" in b and "noun" not in b
         thing_a, thing_b = "noun" in a and "ing" not in a, "noun" in b and "ing" not in b
@@ -1558,7 +1576,7 @@ def _binding_conflict(
     for a, b, first, second in want:
         swapped = (b, a) in have_pairs and (a, b) not in have_pairs
         # "a mountain covered in snow" / "a snow-covered mountain": a participle moves.
-        participle = any(w.endswith(("ing", "ed")) or w in _PAST_IRREGULAR for w in (first, second))
+        participle = any(w.endswith("ing") or _is_past(w) for w in (first, second))
         if swapped and not participle and _kind(a) == _kind(b) == "content":
             return f"order differs: {a} {b} vs {b} {a}"
     want_count = Counter(w for w, _ in want_tokens if w)

@@ -13,8 +13,9 @@ always exact cosines, so the threshold and the guard judge the same numbers eith
 approximation can only miss a nearest entry that 1,024 others outrank on the bits, which a
 test checks does not happen for entries above the threshold.
 
-Not thread-safe: use it from one thread (the event loop). It is rebuilt from the entry store
-at start-up, so it holds no state of its own worth persisting.
+Thread-safe: every operation holds one lock, because publishes, evictions and sweeps change
+it from worker threads while the event loop searches. It is rebuilt from the entry store at
+start-up, so it holds no state of its own worth persisting.
 """
 
 from __future__ import annotations

@@ -214,6 +214,8 @@ def video_from_entry(
     # Never the upstream's own URLs (signed, and another tenant's in a shared scope): a
     # minted id's content is served by this proxy.
     base.pop("videos", None)
+    for key, value in (("model", job.model), ("size", job.size), ("seconds", job.seconds)):
+        base.setdefault(key, value)
     created = int(job.created_at)
     finished = base.get("completed_at")
     base.update(
@@ -534,13 +536,27 @@ def _joined_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
         raise _gone_upstream(job)
     last = dict(source.request_params.get("last_video") or {})
     progress = last.get("progress")
+    status, error = source.status, None
+    if status not in ("queued", "in_progress", "completed"):
+        # OpenAI's statuses are queued, in_progress, completed and failed; a job that
+        # failed, vanished upstream or was given up on reads as failed, with an error of
+        # the proxy's own (the upstream's text was written for the job's creator).
+        upstream_error = last.get("error")
+        code = upstream_error.get("code") if isinstance(upstream_error, dict) else None
+        status, error = (
+            "failed",
+            {
+                "code": code if isinstance(code, str) else "video_generation_failed",
+                "message": f"The generation video '{job.id}' joined did not complete.",
+            },
+        )
     video = {
         "id": job.id,
         "object": "video",
         "model": last.get("model") or source.model,
         # "in_progress" until the entry is published, though the upstream may be done:
         # the content is served once it is cached.
-        "status": source.status,
+        "status": status,
         "progress": round(progress) if isinstance(progress, int | float) else 0,
         "created_at": int(job.created_at),
         "completed_at": last.get("completed_at") if source.status == "completed" else None,
@@ -549,7 +565,7 @@ def _joined_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
         "size": last.get("size") or source.size,
         "seconds": last.get("seconds") or source.seconds,
         "remixed_from_video_id": job.request_params.get("remixed_from"),
-        "error": last.get("error"),
+        "error": error,
     }
     if source.status == "completed" and isinstance(video["completed_at"], int):
         video["completed_at"] = max(video["completed_at"], video["created_at"])
@@ -603,7 +619,12 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
         video = video_from_entry(ctx, job, entry)
     else:
         entry = _joined_entry(ctx, job)
-        video = video_from_entry(ctx, job, entry) if entry else _joined_video(ctx, job)
+        if entry is None and job.entry_id:
+            # It was cached and the entry is gone (purged, evicted): read as expired, as a
+            # hit does.
+            video = video_from_entry(ctx, job, None)
+        else:
+            video = video_from_entry(ctx, job, entry) if entry else _joined_video(ctx, job)
     video["extra_fields"] = {
         "request_type": ctx.route.request_type,
         "provider": ctx.state.settings.upstream_provider,
@@ -718,7 +739,13 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
             content=True,
             raw_path=path_q,
             credentials=_creator_credentials(ctx, job),
-            missing=_gone_upstream(job),
+            missing=ProxyError(
+                404,
+                f"The {variant} of video '{job.id}' is not available: it is not cached here, "
+                "and the upstream does not give it to this credential (or no longer has it).",
+                code="not_found",
+                param="id",
+            ),
         )
     raise ProxyError(
         404,

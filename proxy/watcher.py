@@ -60,12 +60,16 @@ async def _write_blob(
     and rename) in a worker thread, so a 200 MB download never stalls the event loop.
 
     The writer publishes under the content hash only when its block ends cleanly; a cut
-    connection or a short body leaves nothing visible (the temp file is removed)."""
+    connection or a short body leaves nothing visible (the temp file is removed), and so
+    does a body that grows past the store's limit (without a Content-Length its size is
+    known only as it arrives): committed, it would make room by evicting everything."""
     manager = blobs.writer()
     writer = await asyncio.to_thread(manager.__enter__)
     try:
         async for chunk in resp.content.iter_chunked(1024 * 1024):
             await asyncio.to_thread(writer.write, chunk)
+            if writer.size > blobs.max_bytes:
+                raise TooLarge(writer.size, [])
         if expected is not None and writer.size != expected:
             raise DownloadFailed(f"{variant}: short body {writer.size} of {expected}")
     except BaseException as exc:

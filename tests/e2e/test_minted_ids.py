@@ -65,6 +65,10 @@ async def test_a_join_whose_job_is_gone_names_only_its_own_id(
     await settle(proxy)  # the watcher finds it gone
     failed = await bob.videos.retrieve(joined.id)
     assert failed.status == "failed" and failed.id == joined.id
+    # An error object as OpenAI gives one (SDK code reads error.message), in the proxy's
+    # own words: nothing of the creator's job.
+    assert failed.error is not None and joined.id in failed.error.message
+    assert first.id not in failed.model_dump_json()
     with pytest.raises(openai.NotFoundError) as err:
         await bob.videos.download_content(joined.id)
     message = str(err.value)
