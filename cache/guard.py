@@ -43,7 +43,8 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   quoted text (its case kept by cache/normalize.py), numbers with a sign, currency, unit
   or inner punctuation ("-5°C", "$50", "98-87", "5:30"), words in other scripts, emoji;
 - the small words of place and direction ("in" / "on", "to" / "from", "by"), gendered
-  pronouns in order ("his" / "her", "he holds her hand" / "she holds his hand");
+  pronouns in order, also when only one prompt has any ("his" / "her", "he holds her hand"
+  / "she holds his hand", "riding her bike" / "riding a bike");
 - how a word is used: singular or plural ("a dog" / "dogs", "glass" / "glasses"), done
   or ongoing ("burned" / "burning", "chased by" / "chasing"), an action or a thing ("a
   man drinking" / "a drink", "painting a wall" / "a painting of");
@@ -908,7 +909,7 @@ def _normalized_tokens(text: str) -> list[tuple[str, str]]:
         if not token[0].isalnum():
             out.append(("", token.strip()))
         elif _NUMBER.fullmatch(token):
-            out.append((str(float(token)).removesuffix(".0"), token))  # "04" == "4" == "4.0"
+            out.append((_number(token), token))
         elif token in _PLURAL_NUMBERS:
             out.append((_PLURAL_NUMBERS[token], token))  # "dozens of eggs" is no dozen
         elif token == "next" and (not out or out[-1][0] in _CLAUSE_OPENERS):
@@ -917,6 +918,14 @@ def _normalized_tokens(text: str) -> list[tuple[str, str]]:
             stem = _stem(token)
             out.append((_CANONICAL.get(stem, stem), token))
     return out
+
+
+def _number(token: str) -> str:
+    """ "04" == "4" == "4.0", exactly at any length (a float would make 17-digit numbers
+    equal)."""
+    whole, _, fraction = token.partition(".")
+    whole, fraction = whole.lstrip("0") or "0", fraction.rstrip("0")
+    return f"{whole}.{fraction}" if fraction else whole
 
 
 def _words(prompt: str) -> list[str]:
@@ -1308,8 +1317,10 @@ _PLURAL_IRREGULAR = frozenset(
 )
 # Past forms the stemmer maps to another word ("broken" -> "break"), not plural nouns.
 _PAST_IRREGULAR = frozenset(
-    w for w, base in _IRREGULAR.items() if w != base and w not in _PLURAL_IRREGULAR
-) - {"woods"}
+    w
+    for w, base in _IRREGULAR.items()
+    if w != base and w not in _PLURAL_IRREGULAR and not w.endswith(("ing", "s"))
+)
 _NOT_PAST = frozenset(
     (
         "naked",
@@ -1357,11 +1368,12 @@ def _plain(word: str) -> bool:
 
 
 _ASCII_WORD = re.compile(r"\w+")
+_QUOTES = str.maketrans({c: '"' for c in "“”„«»"})
 
 
 def _literals(text: str) -> list[str]:
     """Text compared verbatim (see _LITERAL); plain ASCII words are the word analysis's."""
-    text = text.replace("“", '"').replace("”", '"')  # curly or straight, the same quote
+    text = text.translate(_QUOTES)  # curly, low or angle quotes: one kind of quote
     return [
         found
         for found in _LITERAL.findall(text)
@@ -1387,6 +1399,32 @@ def _relations(tokens: list[tuple[str, str]]) -> Counter[str]:
             continue  # a particle ("zoom in", "the lights on") or before a category word
         found[relation] += 1
     return found
+
+
+# Past tense forms distinct from their participle: "the tree fell" is the event, "a fallen
+# tree" what it left.
+_SIMPLE_PAST = frozenset(
+    (
+        "ran",
+        "flew",
+        "swam",
+        "sat",
+        "ate",
+        "rode",
+        "drove",
+        "fell",
+        "sang",
+        "threw",
+        "wore",
+        "grew",
+        "blew",
+        "broke",
+        "drew",
+        "took",
+        "went",
+        "came",
+    )
+)
 
 
 def _is_past(written: str) -> bool:
@@ -1417,37 +1455,53 @@ def _forms(tokens: list[tuple[str, str]]) -> dict[str, set[str]]:
         found = forms.setdefault(word, set())
         if _is_past(written):
             found.add("past")
+            if written in _SIMPLE_PAST:
+                found.add("event")  # "the vase broke": it happens
+            elif _plain(after):
+                found.add("result")  # "a broken vase": it has happened
             continue
+        pointed = noun_slot or before[1] in ("this", "that")
         if written.endswith("ing") and len(written) > 5:
             # "a painting of a man" is a thing; "a running dog" is still doing it.
-            found.add("noun" if noun_slot and not _plain(after) else "ing")
+            if pointed and not _plain(after):
+                found.update(("noun", "gerund"))  # a thing, but not a plain one
+            else:
+                found.add("ing")
             continue
         if noun_slot:
             found.add("noun")
-        if word in _ACTION_SET:
-            if not noun_slot:
-                found.add("verb")  # "a glass breaks": happening, not "a broken glass"
-            continue
-        if _kind(word) != "content":
-            continue
-        if written in _PLURAL_IRREGULAR or (
+            if after == "of":
+                found.add("gerund")  # "the collapse of a bridge": an event, not a thing
+        plural = written in _PLURAL_IRREGULAR or (
             written.endswith("s")
             and written not in _IRREGULAR
             and len(written) > 3
             and not written.endswith(("ss", "us", "is"))
-        ):
-            found.add("plural")
-        else:
-            found.add("singular")
+        )
+        if word in _ACTION_SET:
+            if noun_slot:
+                found.add("plural" if plural else "singular")  # "a drink" / "the drinks"
+            elif plural and not (_plain(before[0]) and before[0] not in _ACTION_SET):
+                found.add("plural")  # "playing drums", "rows of houses": no subject before
+            else:
+                found.add("verb")  # "a glass breaks": happening, not "a broken glass"
+            continue
+        if _kind(word) != "content":
+            continue
+        found.add("plural" if plural else "singular")
     return forms
 
 
+_PAST_FORMS = frozenset(("past", "event", "result"))
+
+
 def _doing(forms: set[str]) -> bool:
-    """Used as something happening: -ing, a verb, or a word never after a determiner that is
-    not itself past ("a building collapses"; not "a beard", which is a thing)."""
-    if forms & {"ing", "verb"}:
-        return True
-    return "noun" not in forms and "past" not in forms and bool(forms & {"plural", "singular"})
+    """Not only a plain thing named after a determiner: a past form on the other side then
+    means something else ("a house burns" / "a burned house", "the burning of a house" /
+    "a burned house", "a painting of a house" / "a painted house"). A plain thing is the
+    one exception ("a man with a beard" / "a bearded man")."""
+    rest = forms - _PAST_FORMS
+    return bool(rest) and not ("noun" in rest and rest <= {"noun", "singular", "plural"})
 
 
 def _form_conflict(want: dict[str, set[str]], have: dict[str, set[str]]) -> str | None:
@@ -1458,7 +1512,9 @@ def _form_conflict(want: dict[str, set[str]], have: dict[str, set[str]]) -> str 
             return f"number differs: {word} ({'/'.join(sorted(number_a))} vs " + (
                 f"{'/'.join(sorted(number_b))})"
             )
-        if (a == {"past"} and _doing(b)) or (b == {"past"} and _doing(a)):
+        if ("event" in a and "result" in b) or ("result" in a and "event" in b):
+            return f"tense differs: {word} (happening vs happened)"
+        if (a and a <= _PAST_FORMS and _doing(b)) or (b and b <= _PAST_FORMS and _doing(a)):
             # "burned" / "burning", "a broken glass" / "a glass breaks", "chased by" /
             # "chasing"; not "bearded" / "a beard" (no verb there).
             return f"tense differs: {word} (done vs ongoing)"
@@ -1576,7 +1632,10 @@ def _binding_conflict(
     for a, b, first, second in want:
         swapped = (b, a) in have_pairs and (a, b) not in have_pairs
         # "a mountain covered in snow" / "a snow-covered mountain": a participle moves.
-        participle = any(w.endswith("ing") or _is_past(w) for w in (first, second))
+        participle = any(
+            _is_past(w) or (w.endswith("ing") and len(w) > 5 and x in _ACTION_SET)
+            for w, x in ((first, a), (second, b))
+        )
         if swapped and not participle and _kind(a) == _kind(b) == "content":
             return f"order differs: {a} {b} vs {b} {a}"
     want_count = Counter(w for w, _ in want_tokens if w)
@@ -1633,33 +1692,41 @@ _ATTACHING = frozenset(("with", "carrying", "holding", "wearing"))
 
 def _attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """(attaching word, its object) -> the thing it describes: the nearest noun before it
-    in its phrase that is not a place ("a woman with an umbrella talks to a man")."""
+    in its phrase that is not a place ("a woman with an umbrella talks to a man"). Besides
+    with/carrying/holding/wearing, a participle right after its noun attaches too: "a dog
+    covered in mud next to a cat" (the dog's mud), "a woman reading a book next to a man"
+    (she reads)."""
     out: dict[tuple[str, str], str] = {}
     owner = ""
+    previous = ""  # the last word that is not a stopword
     place = False  # the last preposition seen names a place
     pending: str | None = None
     for word, written in tokens:
         if not word or word in _BREAK_SET:
-            owner, place, pending = "", False, None
+            owner, previous, place, pending = "", "", False, None
             continue
-        if written in _ATTACHING:
-            pending, place = written, False
+        participle = _is_past(written) or (written.endswith("ing") and word in _ACTION_SET)
+        if written in _ATTACHING or (
+            participle and owner and previous == owner and pending is None
+        ):
+            pending, place, previous = written, False, word
             continue
         if written in _PLACE_WORDS:
             place = True
             continue
         if word in _STOP or word in _FILL or word in _NEG:
             continue
-        if pending is not None and _plain(word) and word not in _ACTION_SET:
+        if pending is not None and _modifier(word) and word not in _ACTION_SET:
             if owner:
                 out.setdefault((pending, word), owner)
-            pending = None
+            pending, previous = None, word
             continue
         if _plain(word) and word not in _ACTION_SET:
             if not place:
                 owner = word
         elif word in _ACTION_SET:
             place = False
+        previous = word
     return out
 
 
@@ -1676,9 +1743,11 @@ def _surface_conflict(
     # In order: "he holds her hand" / "she holds his hand" use the same two.
     want_gender = [_GENDERED[w] for _, w in want_tokens if w in _GENDERED]
     have_gender = [_GENDERED[w] for _, w in have_tokens if w in _GENDERED]
-    if want_gender and have_gender and want_gender != have_gender:
-        # Compared when both prompts use pronouns: "riding his bike" is "riding a bike".
-        return f"gender differs: {' '.join(want_gender)} vs {' '.join(have_gender)}"
+    if want_gender != have_gender:
+        # Also when one prompt names no one: "a person riding her bike" shows a woman,
+        # "a person riding a bike" may not.
+        want_text, have_text = " ".join(want_gender) or "-", " ".join(have_gender) or "-"
+        return f"gender differs: {want_text} vs {have_text}"
     want_relations, have_relations = _relations(want_tokens), _relations(have_tokens)
     if want_relations != have_relations:
         return f"relation differs: {' '.join(sorted(want_relations.elements())) or '-'} vs " + (

@@ -12,7 +12,7 @@ import unicodedata
 
 _WHITESPACE = re.compile(r"\s+")
 # A quoted stretch (straight or curly double quotes), captured so split() keeps it.
-_QUOTED = re.compile(r'("[^"]*"|“[^”]*”)')
+_QUOTED = re.compile(r'("[^"]*"|“[^”]*”|„[^“”]*[“”]|«[^»]*»)')
 # Sentence-final punctuation only: "a cat." and "a cat" are the same request, but punctuation
 # inside the prompt ("3:2", "close-up") can carry meaning and is kept.
 _TRAILING_PUNCTUATION = ".!?…;,:。！？"

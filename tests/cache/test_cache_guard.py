@@ -297,6 +297,20 @@ SURFACE_SHOULD_REJECT = [
     ("a glass breaks on the floor", "a broken glass on the floor", "tense"),
     ("a house burns at night", "a burned house at night", "tense"),
     ("a building collapses in a city", "a collapsed building in a city", "tense"),
+    # From a third review: what an earlier relaxation had let through.
+    ("the burning of a house", "a burned house", "tense"),
+    ("a painting of a house", "a painted house", "tense"),
+    ("a person riding her bike", "a person riding a bike", "gender"),
+    ("a king cobra in the grass", "a cobra king in the grass", "order"),
+    ("a dog covered in mud next to a cat", "a dog next to a cat covered in mud", "attribute"),
+    ("a counter showing 12345678901234567", "a counter showing 12345678901234568", "count"),
+    ("a sign saying „STOP“", "a sign saying „stop“", "text"),
+    ("a fallen tree across the road", "the tree fell across the road", "tense"),
+    ("a collapsed bridge over a river", "the collapse of a bridge over a river", "tense"),
+    ("a boy playing a drum", "a boy playing drums", "number"),
+    ("a child drawing a dragon", "a child and this drawing of a dragon", "action"),
+    ("a car covered in snow beside a truck", "a car beside a truck covered in snow", "attribute"),
+    ("a woman reading a book next to a man", "a woman next to a man reading a book", "attribute"),
     ("a dog sled in the snow", "a sled dog in the snow", "order"),
     ("el papá saludando en la playa", "el papa saludando en la playa", "subject"),
     ("a child playing a video game", "a child playing a game", "subject"),
@@ -310,7 +324,7 @@ SURFACE_SHOULD_REJECT = [
     ("a wood cabin", "a cabin in the woods", "subject"),
     # From a second, independent red team (its blind set; see the README).
     ("a diver about to jump off a cliff", "a diver jumping off a cliff", "subject"),
-    ("the dog's owner walking in a park", "the owner's dog walking in a park", "order"),
+    ("the dog's owner walking in a park", "the owner's dog walking in a park", "attribute"),
     ("he holds her hand on a bridge", "she holds his hand on a bridge", "gender"),
     ("a yellow taxi next to a bus", "a taxi next to a yellow bus", "attribute"),
     ("a smiling woman holding a baby", "a woman holding a smiling baby", "attribute"),
@@ -357,7 +371,6 @@ SURFACE_SHOULD_PASS = [
     ("a mountain covered in snow", "a snow-covered mountain"),
     ("a car parked by the road", "a parked car by the road"),
     ("a man with a beard", "a bearded man"),
-    ("a man riding his bike", "a man riding a bike"),
     ("a sign saying “STOP”", 'a sign saying "STOP"'),
 ]
 
