@@ -85,29 +85,13 @@ def test_normalize_prompt_keeps_the_case_of_quoted_text() -> None:
 def test_prompts_with_quotes_do_not_meet_keys_that_folded_their_case() -> None:
     from cache.keys import _bucket_fields, _digest  # what keys were made of before
 
-    fp = RequestFingerprint(
-        scope="s",
-        namespace="",
-        model="sora-2",
-        seconds="4",
-        size="720x1280",
-        input_reference="",
-        params="{}",
-        prompt='a sign that says "open"',
-    )
-    old_style = {**_bucket_fields(fp), "prompt": 'a sign that says "open"', "kind": "exact"}
+    def old_key(prompt: str) -> str:
+        fp = replace(BASE, prompt=prompt)
+        return _digest({**_bucket_fields(fp), "prompt": prompt, "kind": "exact"})
+
     # A key made before quoted text kept its case (from "OPEN", folded) is never reached.
-    assert exact_key(fp) != _digest(old_style)
-    plain = RequestFingerprint(
-        scope="s",
-        namespace="",
-        model="sora-2",
-        seconds="4",
-        size="720x1280",
-        input_reference="",
-        params="{}",
-        prompt="a sign that says open",
-    )
+    quoted = 'a sign that says "open"'
+    assert exact_key(replace(BASE, prompt=quoted)) != old_key(quoted)
     # Prompts without quotes keep the keys they had.
-    old_plain = {**_bucket_fields(plain), "prompt": "a sign that says open", "kind": "exact"}
-    assert exact_key(plain) == _digest(old_plain)
+    plain = "a sign that says open"
+    assert exact_key(replace(BASE, prompt=plain)) == old_key(plain)
