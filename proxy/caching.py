@@ -199,6 +199,13 @@ def _note(ctx: RequestContext, lookup: Lookup) -> None:
     ctx.state.observe_lookup(lookup)
 
 
+def _completed_at(finished: Any, created: int, otherwise: Any) -> Any:
+    """A minted id's completion time: the upstream's, never before the id was created (a
+    client computing generation time must not get a negative one); `otherwise` when the
+    upstream gave none."""
+    return max(finished, created) if isinstance(finished, int) else otherwise
+
+
 def video_from_entry(
     ctx: RequestContext, job: JobRecord, entry: CacheEntry | None
 ) -> dict[str, Any]:
@@ -227,7 +234,7 @@ def video_from_entry(
             "prompt": job.prompt,
             "created_at": created,
             # A hit is completed the moment it is minted: never before it was created.
-            "completed_at": max(finished, created) if isinstance(finished, int) else created,
+            "completed_at": _completed_at(finished, created, created),
             "remixed_from_video_id": job.request_params.get("remixed_from"),
             "error": None,
         }
@@ -559,7 +566,11 @@ def _joined_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
         "status": status,
         "progress": round(progress) if isinstance(progress, int | float) else 0,
         "created_at": int(job.created_at),
-        "completed_at": last.get("completed_at") if source.status == "completed" else None,
+        "completed_at": (
+            _completed_at(last.get("completed_at"), int(job.created_at), last.get("completed_at"))
+            if source.status == "completed"
+            else None
+        ),
         "expires_at": last.get("expires_at") if source.status == "completed" else None,
         "prompt": job.prompt,
         "size": last.get("size") or source.size,
@@ -567,8 +578,6 @@ def _joined_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
         "remixed_from_video_id": job.request_params.get("remixed_from"),
         "error": error,
     }
-    if source.status == "completed" and isinstance(video["completed_at"], int):
-        video["completed_at"] = max(video["completed_at"], video["created_at"])
     return video
 
 
@@ -619,12 +628,12 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
         video = video_from_entry(ctx, job, entry)
     else:
         entry = _joined_entry(ctx, job)
-        if entry is None and job.entry_id:
-            # It was cached and the entry is gone (purged, evicted): read as expired, as a
-            # hit does.
-            video = video_from_entry(ctx, job, None)
+        if entry is not None or job.entry_id:
+            # Cached, or cached once and the entry is gone (purged, evicted): the latter
+            # reads as expired, as a hit does.
+            video = video_from_entry(ctx, job, entry)
         else:
-            video = video_from_entry(ctx, job, entry) if entry else _joined_video(ctx, job)
+            video = _joined_video(ctx, job)
     video["extra_fields"] = {
         "request_type": ctx.route.request_type,
         "provider": ctx.state.settings.upstream_provider,
