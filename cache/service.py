@@ -29,7 +29,14 @@ from cache.index import VectorIndex
 from cache.keys import RequestFingerprint, bucket_key, canonical_params, exact_key
 from cache.policy import decide_semantic
 from cache.scope import credential_scope, load_or_create_secret, resolve_scope
-from cache.stores import BlobStore, CacheEntry, EntryStore, JobRecord, JobStore
+from cache.stores import (
+    DEFAULT_JOB_RETENTION,
+    BlobStore,
+    CacheEntry,
+    EntryStore,
+    JobRecord,
+    JobStore,
+)
 
 SWEEP_INTERVAL = 600.0
 LookupKind = Literal["hit", "semantic_hit", "miss", "bypass", "joined"]
@@ -42,6 +49,7 @@ class CacheConfig:
     threshold: float
     ttl: int
     max_bytes: int
+    job_retention: float = DEFAULT_JOB_RETENTION
     scope_mode: str = "credential"
     shared_name: str = "default"
     semantic: bool = True
@@ -125,7 +133,7 @@ class CacheService:
         root.mkdir(parents=True, exist_ok=True)
         self.secret = load_or_create_secret(Path(data_dir))
         self.entries = EntryStore(root)
-        self.jobs = JobStore(root)
+        self.jobs = JobStore(root, config.job_retention)
         self.blobs = BlobStore(root, config.max_bytes)  # files under root/blobs/
         self.index = VectorIndex()
         self._on_evict = on_evict or (lambda reason, n: None)
@@ -134,9 +142,6 @@ class CacheService:
         for entry in self.entries.iter_entries():
             if entry.embedding is not None:
                 self.index.add(entry.bucket_key, entry.id, entry.embedding)
-        # Ids of every job record, in memory: most retrieves are for ids the proxy never
-        # recorded, and a set answers "not ours" without a SQLite query.
-        self.job_ids: set[str] = {job.id for job in self.jobs.iter_jobs()}
         # exact key -> the outcome of the miss now on its way upstream. A job record exists
         # only once the upstream has answered the create; until then identical requests
         # wait here instead of creating a second upstream job.
@@ -346,15 +351,16 @@ class CacheService:
         return job
 
     def put_job(self, job: JobRecord) -> None:
-        self.jobs.put(job)
-        self.job_ids.add(job.id)
+        """Write a job record. One with a cache entry is kept at least as long as the entry:
+        a DELETE of its upstream video must still find who created it."""
+        entry = self.entries.get(job.entry_id) if job.entry_id else None
+        self.jobs.put(job, keep_until=entry.expires_at if entry is not None else None)
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        return self.jobs.get(job_id) if job_id in self.job_ids else None
+        return self.jobs.get(job_id)
 
     def delete_job(self, job_id: str) -> None:
         self.jobs.delete(job_id)
-        self.job_ids.discard(job_id)
 
     async def embed_job(self, job: JobRecord) -> None:
         """Give `job` its prompt's vector if its lookup did not compute one (a no-cache
@@ -463,6 +469,7 @@ class CacheService:
         if not sweep and now - self._last_sweep < SWEEP_INTERVAL:
             return dropped
         self._last_sweep = now
+        self.jobs.expire()
         expired = self.entries.expired_ids()
         for entry_id in expired:
             self.delete_entry(entry_id)

@@ -36,6 +36,7 @@ import diskcache
 _DISKCACHE_SETTINGS: dict[str, Any] = {"eviction_policy": "none", "size_limit": 2**62}
 
 PENDING_STATUSES = frozenset({"queued", "in_progress"})
+DEFAULT_JOB_RETENTION = 30 * 24 * 3600.0
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -237,23 +238,33 @@ class JobRecord:
 class JobStore:
     """Job records by client-visible id, plus the set being watched and in-flight index.
 
-    A job is "pending" while its status is queued/in_progress. Only pending "miss" jobs
-    with store=True are findable by find_inflight(): a no-store request's video is not
-    shared with anyone, not even a concurrent identical request.
+    A job is "pending" while its status is queued/in_progress; the watcher follows pending
+    "miss" jobs only (hits and joins have no upstream job of their own). Only pending
+    "miss" jobs with store=True are findable by find_inflight(): a no-store request's video
+    is not shared with anyone, not even a concurrent identical request.
+
+    Records no watcher follows expire `retention` seconds after their last write, or at
+    `keep_until` if that is later (put()): diskcache drops them on later writes and in
+    expire(), and get() stops returning them at once.
     """
 
-    def __init__(self, directory: Path | str) -> None:
+    def __init__(self, directory: Path | str, retention: float = DEFAULT_JOB_RETENTION) -> None:
         self._cache = diskcache.Cache(str(Path(directory) / "jobs"), **_DISKCACHE_SETTINGS)
+        self.retention = retention
 
     def close(self) -> None:
         self._cache.close()
 
-    def put(self, job: JobRecord) -> None:
-        """Insert or update a job and its pending/in-flight index keys atomically."""
+    def put(self, job: JobRecord, keep_until: float | None = None) -> None:
+        """Insert or update a job and its pending/in-flight index keys atomically. A record
+        the watcher does not follow gets its expiry (see the class), `keep_until` being a
+        time it must outlive (its cache entry's expiry)."""
         inflight_key = f"inflight:{job.scope}:{job.exact_key}"
+        watched = job.pending and job.kind == "miss"
+        expire = None if watched else max(self.retention, (keep_until or 0.0) - time.time())
         with self._cache.transact():
-            self._cache.set(f"job:{job.id}", asdict(job))
-            if job.pending:
+            self._cache.set(f"job:{job.id}", asdict(job), expire=expire)
+            if watched:
                 self._cache.set(f"pending:{job.id}", True)
             else:
                 self._cache.delete(f"pending:{job.id}")
@@ -279,16 +290,26 @@ class JobStore:
             return job
 
     def pending(self) -> list[JobRecord]:
-        """Jobs still being watched (status queued/in_progress), e.g. to resume at start-up."""
+        """Miss jobs still being watched (status queued/in_progress), e.g. to resume at
+        start-up."""
         jobs = []
+        stale = []
         # Iterating the Cache pages by rowid ranges; iterkeys() re-sorts all keys per page,
         # which is quadratic (44 s at 100,000 entries).
         for key in self._cache:
             if isinstance(key, str) and key.startswith("pending:"):
                 job = self.get(key[len("pending:") :])
-                if job is not None and job.pending:
+                if job is not None and job.pending and job.kind == "miss":
                     jobs.append(job)
+                else:  # gone, or a join's key from before only misses had them
+                    stale.append(key)
+        for key in stale:
+            self._cache.delete(key)
         return jobs
+
+    def expire(self) -> int:
+        """Drop the records whose time is up now rather than on later writes; how many."""
+        return int(self._cache.expire())
 
     def find_inflight(self, scope: str, exact_key: str) -> JobRecord | None:
         """The pending miss job for this scope and exact key that a new request may join."""

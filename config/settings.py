@@ -66,6 +66,10 @@ class Settings(BaseModel):
     # 0.70-0.80 while no hard negative passes (bench/eval_cache.py, 583 pairs).
     cache_threshold: float = Field(0.80, ge=0.0, le=1.0)
     cache_ttl: int = Field(7 * 24 * 3600, ge=1)
+    # How long a finished job's record (a minted id, an upstream id's creator) outlives the
+    # job, or its cached video if that lives longer: without a bound the job store grows
+    # with every request ever made.
+    cache_job_retention: int = Field(30 * 24 * 3600, ge=3600)
     cache_max_bytes: int = Field(20 * 1024**3, ge=1024 * 1024)
     cache_scope: Literal["credential", "shared"] = "credential"
     cache_shared_name: str = "default"

@@ -227,6 +227,7 @@ def _build_cache(settings: Settings, state: AppState, embedder: Embedder | None)
     config = CacheConfig(
         threshold=settings.cache_threshold,
         ttl=settings.cache_ttl,
+        job_retention=settings.cache_job_retention,
         max_bytes=settings.cache_max_bytes,
         scope_mode=settings.cache_scope,
         shared_name=settings.cache_shared_name,

@@ -274,7 +274,7 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Respon
         "blobs": lookup.entry.blobs,
         "content_types": lookup.entry.content_types,
     }
-    cache.jobs.put(job)
+    cache.put_job(job)
     cache.touch(lookup.entry.blobs)
     video = video_from_entry(ctx, job, lookup.entry)
     video["extra_fields"] = _answer_extra(ctx, lookup)
@@ -307,7 +307,7 @@ def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Res
         "extra_fields": _answer_extra(ctx, lookup),
     }
     job.request_params = {"remixed_from": ctx.remixed_from}
-    cache.jobs.put(job)
+    cache.put_job(job)
     ctx.log_fields["video_id"] = job.id
     return json_reply(ctx, video, headers=_cache_headers(lookup))
 
@@ -359,7 +359,7 @@ async def cached_generation(
                         "remix_source": ctx.remix_source,
                         "remixed_from": ctx.remixed_from,
                     }
-                    cache.jobs.put(job)
+                    cache.put_job(job)
                 ctx.state.watch(job.id)
                 ctx.log_fields["video_id"] = job.id
             return _cache_headers(lookup)
@@ -441,16 +441,18 @@ def _local_job(ctx: RequestContext) -> JobRecord | None:
     return job
 
 
-def _joined_entry(ctx: RequestContext, job: JobRecord) -> CacheEntry | None:
-    """For a joined id: the entry its source job produced, once published."""
+def _joined_entry(
+    ctx: RequestContext, job: JobRecord, source: JobRecord | None
+) -> CacheEntry | None:
+    """For a joined id: the entry its source job (`source`, read by the caller) produced,
+    once published."""
     cache = ctx.state.cache
     assert cache is not None
     if job.entry_id:
         return cache.entries.get(job.entry_id)
-    source = cache.jobs.get(job.upstream_id)
     if source is not None and source.entry_id:
         job.entry_id, job.status = source.entry_id, "completed"
-        cache.jobs.put(job)
+        cache.put_job(job)
         return cache.entries.get(source.entry_id)
     return None
 
@@ -532,13 +534,11 @@ def _creator_credentials(ctx: RequestContext, job: JobRecord) -> dict[str, str] 
     return ctx.state.credentials.get(source.owner or source.scope)
 
 
-def _joined_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
-    """A join not yet cached, as the watcher last saw its upstream job: no upstream call,
-    so nothing of the creator's (credential, headers, upstream id, URLs) reaches the caller,
-    and it works before the creator's credential is back after a restart."""
-    cache = ctx.state.cache
-    assert cache is not None
-    source = cache.jobs.get(job.upstream_id)
+def _joined_video(job: JobRecord, source: JobRecord | None) -> dict[str, Any]:
+    """A join not yet cached, as the watcher last saw its upstream job (`source`): no
+    upstream call, so nothing of the creator's (credential, headers, upstream id, URLs)
+    reaches the caller, and it works before the creator's credential is back after a
+    restart."""
     if source is None:  # the creator deleted it
         raise _gone_upstream(job)
     last = dict(source.request_params.get("last_video") or {})
@@ -627,13 +627,17 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
         entry = cache.entries.get(job.entry_id) if job.entry_id else None
         video = video_from_entry(ctx, job, entry)
     else:
-        entry = _joined_entry(ctx, job)
+        cache = ctx.state.cache
+        assert cache is not None
+        # Read once: both what the join became and, if not cached yet, how it is doing.
+        source = None if job.entry_id else cache.jobs.get(job.upstream_id)
+        entry = _joined_entry(ctx, job, source)
         if entry is not None or job.entry_id:
             # Cached, or cached once and the entry is gone (purged, evicted): the latter
             # reads as expired, as a hit does.
             video = video_from_entry(ctx, job, entry)
         else:
-            video = _joined_video(ctx, job)
+            video = _joined_video(job, source)
     video["extra_fields"] = {
         "request_type": ctx.route.request_type,
         "provider": ctx.state.settings.upstream_provider,
@@ -710,8 +714,8 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
     if cache is None or job is None:
         return await videos.content(ctx)
     entry = cache.entries.get(job.entry_id) if job.entry_id else None
-    if entry is None and job.kind == "joined":
-        entry = _joined_entry(ctx, job)
+    if entry is None and job.kind == "joined" and not job.entry_id:
+        entry = _joined_entry(ctx, job, cache.jobs.get(job.upstream_id))
     variant = ctx.request.query.get("variant", "video")
     if variant not in ("video", "thumbnail", "spritesheet"):
         raise ProxyError(

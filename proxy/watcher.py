@@ -208,7 +208,7 @@ class Watcher:
                 self._finish(job, status)
                 log.info("watch_failed", status=status, error=video.get("error"))
                 return
-            cache.jobs.put(job)
+            cache.put_job(job)
             self._status[job_id] = job.status
             self.state.observe_watched()
             delay = poll_after if poll_after is not None else interval
@@ -246,7 +246,7 @@ class Watcher:
         cache = self.state.cache
         assert cache is not None
         job.status = status
-        cache.jobs.put(job)
+        cache.put_job(job)
         self.state.observe_watched()
 
     def _cacheable(self, job: JobRecord, video: dict[str, Any]) -> bool:
@@ -320,7 +320,7 @@ class Watcher:
             return
         job.entry_id = entry.id
         job.status = "completed"
-        cache.jobs.put(job)
+        cache.put_job(job)
         self.state.observe_watched()
         log.info("cache_published", entry_id=entry.id, bytes=size, variants=sorted(blobs))
 

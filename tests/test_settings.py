@@ -47,6 +47,7 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
         ({"overrides": {"cache_credential_headers": ["x key"]}}, "cache_credential_headers"),
         ({"overrides": {"cache_credential_headers": []}}, "cache_credential_headers"),
         ({"overrides": {"cache_variants": ["thumbnail"]}}, "must include video"),
+        ({"environ": {"VIDEOCACHE_CACHE_JOB_RETENTION": "60"}}, "cache_job_retention"),
     ],
 )
 def test_invalid_settings_name_the_setting(layers: dict, needle: str) -> None:

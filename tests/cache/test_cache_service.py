@@ -98,3 +98,31 @@ async def test_expired_entries_are_swept_without_new_publishes(
     sweeper.cancel()
     assert store.entries.count() == 0 and store.blobs.total_bytes == 0
     store.close()
+
+
+async def test_job_records_go_after_the_retention_but_not_before_their_entry(
+    tmp_path: Path,
+) -> None:
+    config = CacheConfig(threshold=0.8, ttl=3600, max_bytes=2**30, job_retention=0.2)
+    cache = CacheService(tmp_path, config, None)
+    lookup = await cache.lookup(request(), CacheControls())
+    cached = cache.remember_miss(lookup, {"id": "video_up1", "status": "queued"}, CacheControls())
+    sha = cache.blobs.put_bytes(b"an hour-long entry")
+    entry = cache.publish(cached, {"id": "video_up1"}, {"video": sha}, {}, 18)
+    cached.entry_id, cached.status = entry.id, "completed"
+    cache.put_job(cached)  # as the watcher records a published job
+    failed_lookup = await cache.lookup(request("a blue kite"), CacheControls())
+    failed = cache.remember_miss(
+        failed_lookup, {"id": "video_up2", "status": "queued"}, CacheControls()
+    )
+    failed.status = "failed"
+    cache.put_job(failed)
+    time.sleep(0.35)
+    cache.evict(sweep=True)
+    assert cache.get_job("video_up2") is None
+    assert cache.jobs.expire() == 0  # the sweep dropped it from disk, not only from view
+    # Its entry lives another hour: a DELETE of its upstream video must still find its
+    # creator until then.
+    kept = cache.get_job("video_up1")
+    assert kept is not None and kept.entry_id == entry.id
+    cache.close()

@@ -259,3 +259,40 @@ def test_no_store_jobs_are_not_joinable(tmp_path: Path) -> None:
     assert len(jobs.pending()) == 1
     assert jobs.delete("video_up1") is not None
     assert jobs.pending() == [] and jobs.get("video_up1") is None
+
+
+def test_finished_job_records_expire_after_the_retention(tmp_path: Path) -> None:
+    # Every request leaves a record; without an expiry the job store grows for ever.
+    jobs = JobStore(tmp_path, retention=0.2)
+    miss = job()
+    jobs.put(miss)  # followed by the watcher: never expires while pending
+    hit = job(id=new_video_id(), kind="hit", status="completed", entry_id="ce_1")
+    jobs.put(hit)
+    lasting = job(id=new_video_id(), kind="hit", status="completed", entry_id="ce_2")
+    jobs.put(lasting, keep_until=time.time() + 60)  # its cache entry lives a minute
+    time.sleep(0.35)
+    assert jobs.get(hit.id) is None
+    assert jobs.get(miss.id) == miss and [j.id for j in jobs.pending()] == [miss.id]
+    assert jobs.get(lasting.id) == lasting
+    assert jobs.expire() == 1  # the hit's record, now gone from disk as well
+
+    miss.status = "completed"
+    jobs.put(miss)  # finished: its retention starts now
+    assert jobs.get(miss.id) == miss
+    time.sleep(0.35)
+    assert jobs.get(miss.id) is None and jobs.pending() == []
+    assert [j.id for j in jobs.iter_jobs()] == [lasting.id]
+
+
+def test_only_watched_jobs_are_pending(tmp_path: Path) -> None:
+    # A join has no upstream job of its own: a "queued" join nobody polls again must not
+    # sit in the pending set (nor outlive the retention) for ever.
+    jobs = JobStore(tmp_path, retention=0.2)
+    joined = job(id=new_video_id(), kind="joined", status="queued")
+    jobs.put(joined)
+    assert jobs.get(joined.id) == joined and jobs.pending() == []
+    # A join's pending key written before only misses had them is dropped when seen.
+    jobs._cache.set(f"pending:{joined.id}", True)
+    assert jobs.pending() == [] and f"pending:{joined.id}" not in jobs._cache
+    time.sleep(0.35)
+    assert jobs.get(joined.id) is None
