@@ -389,6 +389,62 @@ def test_paraphrases_keep_passing_the_surface_checks(requested: str, cached: str
     assert check_near_miss(cached, requested).ok
 
 
+# Round 4 (a blind red team): the same words, joined into another thing.
+COMPOUND_SHOULD_REJECT = [
+    ("a race car on a coastal track", "a car race on a coastal track", "order"),
+    ("a horse race at dawn", "a race horse at dawn", "order"),
+    ("a butterfly knife on a table", "a knife with a butterfly on it on a table", "subject"),
+    ("a dog house in a yard", "a house with a dog in a yard", "subject"),
+    ("a man-eating shark near a boat", "a man eating shark near a boat", "subject"),
+    ("a man-eating plant in a greenhouse", "a man eating a plant in a greenhouse", "subject"),
+    ("a cat-shaped balloon over a field", "a balloon-shaped cat over a field", "order"),
+    ("a black-and-white cat on a rug", "a black cat and a white cat on a rug", "count"),
+    ("a child thanking her teacher", "a child with her teacher", "subject"),
+]
+
+# Politeness, contractions, spellings and punctuation that only dress a request.
+DRESSING_SHOULD_PASS = [
+    ("a yellow cab driving through Chicago. Thanks!", "a yellow cab driving through Chicago"),
+    ("Hi! Prompt: a cat asleep on a windowsill", "a cat asleep on a windowsill"),
+    ("Could you please make a kite over the dunes?", "a kite over the dunes"),
+    ("I need a clip of a fox in the snow", "a fox in the snow"),
+    ("I'd like a heron standing in a pond", "a heron standing in a pond"),
+    ("they're dancing in the rain", "they are dancing in the rain"),
+    ("a dog that can't swim", "a dog that cannot swim"),
+    ("a knight in armour practising in the centre", "a knight in armor practicing in the center"),
+    (
+        "a doughnut on a plate in the neighbourhood cafe",
+        "a donut on a plate in the neighborhood cafe",
+    ),
+    ("a 10 sec shot of waves on a pier", "a 10-second shot of waves on a pier"),
+    ("24 fps footage of a skater", "24 frames per second footage of a skater"),
+    ("an empty platform, no one on it", "an empty platform, nobody on it"),
+    ("a street in NYC at night", "a street in New York City at night"),
+    ("a dog w/ a red hat", "a dog with a red hat"),
+    ("a grandpa fishing from a rowboat", "a grandfather fishing from a rowboat"),
+    ("a man dancing tango — neon reflections", "neon reflections: a man dancing tango"),
+    ("a moss-covered rock in a stream", "a moss covered rock in a stream"),
+    ("a black and white cat on a rug", "a black-and-white cat on a rug"),
+    ("a frozen lake in winter", "a lake that is frozen in winter"),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached", "kind"), COMPOUND_SHOULD_REJECT)
+def test_the_same_words_joined_differently_are_rejected(
+    requested: str, cached: str, kind: str
+) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        verdict = check_near_miss(a, b)
+        assert not verdict.ok, (a, b)
+        assert verdict.reason is not None and verdict.reason.startswith(kind), verdict.reason
+
+
+@pytest.mark.parametrize(("requested", "cached"), DRESSING_SHOULD_PASS)
+def test_dressing_around_a_request_passes(requested: str, cached: str) -> None:
+    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
+    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+
+
 def test_a_huge_prompt_is_refused_at_once() -> None:
     # Tens of thousands of characters (a 32,000-character prompt is within the API's limit)
     # must not hold the interpreter: before the cap and the linear patterns, 16,000 digits
