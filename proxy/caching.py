@@ -11,7 +11,7 @@ import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -183,7 +183,8 @@ def cache_debug(ctx: RequestContext, lookup: Lookup) -> dict[str, Any]:
 
 def _cache_headers(lookup: Lookup, entry: CacheEntry | None = None) -> dict[str, str]:
     headers = {"x-cache": X_CACHE[lookup.kind]}
-    if lookup.similarity is not None:
+    # Only a cosine the embedder was asked for: an exact hit's 1.0 is no measurement.
+    if lookup.similarity is not None and lookup.embedding is not None:
         headers["x-cache-similarity"] = f"{lookup.similarity:.4f}"
     if entry is not None:
         headers["Age"] = str(int(entry.age()))
@@ -336,6 +337,8 @@ async def cached_generation(
     )
     lookup = await cache.lookup(fp, controls, lead=True)
     try:
+        if lookup.kind == "joined":
+            lookup = await _finished_join(ctx, lookup)
         _note(ctx, lookup)
         prompt = str(fields["prompt"])
         if lookup.kind in ("hit", "semantic_hit") and lookup.entry is not None:
@@ -360,7 +363,7 @@ async def cached_generation(
                         "remixed_from": ctx.remixed_from,
                     }
                     cache.put_job(job)
-                ctx.state.watch(job.id)
+                ctx.state.watch(job.id, finished=status == "completed")
                 ctx.log_fields["video_id"] = job.id
             return _cache_headers(lookup)
 
@@ -372,6 +375,26 @@ async def cached_generation(
         return response
     finally:
         cache.settle(lookup)  # no job came of it (an error, a hit): waiters go alone
+
+
+# How long a create joining a job whose video is done upstream waits for the download.
+JOIN_WAIT = 10.0
+
+
+async def _finished_join(ctx: RequestContext, lookup: Lookup) -> Lookup:
+    """A join of a job whose video is already done upstream and downloading: wait for it
+    to be published (at most JOIN_WAIT) and answer a hit, a completed video, rather than a
+    join that reads in progress until the download ends. A client repeating a request the
+    moment its first one finished (create_and_poll, then create) gets the cached copy."""
+    cache, watcher = ctx.state.cache, ctx.state.watcher
+    assert cache is not None and lookup.job is not None
+    if watcher is None or not await watcher.wait_finished(lookup.job.id, JOIN_WAIT):
+        return lookup
+    job = cache.get_job(lookup.job.id)
+    entry = cache.entries.get(job.entry_id) if job is not None and job.entry_id else None
+    if entry is None or entry.is_expired() or entry.scope != lookup.fingerprint.scope:
+        return lookup  # not cached after all (too large, a failed download): a join
+    return replace(lookup, kind="hit", entry=entry, job=None, similarity=1.0)
 
 
 Generation = Callable[[RequestContext, RequestBody], Awaitable[web.StreamResponse]]
@@ -507,6 +530,16 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
     return response
 
 
+def _seen_finished(ctx: RequestContext, job_id: str) -> Callable[[dict[str, Any]], None]:
+    """The creator polling a watched job sees it completed: the watcher fetches it now."""
+
+    def decorate(obj: dict[str, Any]) -> None:
+        if obj.get("status") == "completed" and ctx.state.watcher is not None:
+            ctx.state.watcher.upstream_completed(job_id)
+
+    return decorate
+
+
 def _remixed_from(source_id: str) -> Callable[[dict[str, Any]], None]:
     def decorate(obj: dict[str, Any]) -> None:
         obj["remixed_from_video_id"] = source_id
@@ -618,9 +651,17 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
     job = _local_job(ctx)
     if job is None or job.kind == "miss":
         remixed_from = job.request_params.get("remixed_from") if job else None
-        if remixed_from:  # a remix of a minted id: the upstream knows only its twin
-            return await videos.json_route(ctx, decorate=_remixed_from(remixed_from))
-        return await videos.json_route(ctx)
+        decorations = [_remixed_from(remixed_from)] if remixed_from else []
+        if job is not None and job.pending:
+            decorations.append(_seen_finished(ctx, job.id))
+        if not decorations:
+            return await videos.json_route(ctx)
+
+        def decorate(obj: dict[str, Any]) -> None:
+            for decoration in decorations:
+                decoration(obj)
+
+        return await videos.json_route(ctx, decorate=decorate)
     if job.kind == "hit":
         cache = ctx.state.cache
         assert cache is not None

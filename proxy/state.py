@@ -36,9 +36,9 @@ class AppState:
     def record_upstream_error(self, kind: str) -> None:
         self.metrics.upstream_error(kind)
 
-    def watch(self, job_id: str) -> None:
+    def watch(self, job_id: str, finished: bool = False) -> None:
         if self.watcher is not None:
-            self.watcher.watch(job_id)
+            self.watcher.watch(job_id, finished)
 
     def observe_lookup(self, lookup: Lookup) -> None:
         searched = lookup.embedding is not None and lookup.similarity is not None

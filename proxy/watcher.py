@@ -86,15 +86,24 @@ class Watcher:
         self._status: dict[str, str] = {}
         # Jobs waiting for their creator's credential (after a restart), by owner.
         self._credential_waits: dict[str, asyncio.Event] = {}
+        # Set to cut a job's wait before its next poll short (its creator saw it finish).
+        self._wakes: dict[str, asyncio.Event] = {}
+        # Jobs whose video is done upstream and not yet published (or given up): set when
+        # their watch ends, so an identical create can wait for the cached copy.
+        self._finishing: dict[str, asyncio.Event] = {}
         self._closing = False
 
     @property
     def active(self) -> int:
         return len(self._tasks)
 
-    def watch(self, job_id: str) -> None:
+    def watch(self, job_id: str, finished: bool = False) -> None:
+        """Follow `job_id`; `finished`: the upstream answered its create with the finished
+        video (identical creates may wait for the download, see wait_finished)."""
         if self._closing or job_id in self._tasks:
             return
+        if finished:
+            self._finishing.setdefault(job_id, asyncio.Event())
         task = asyncio.get_running_loop().create_task(self._follow(job_id))
         self._tasks[job_id] = task
         self._status[job_id] = "queued"
@@ -134,6 +143,32 @@ class Watcher:
             await asyncio.sleep(0.02)
         return not self._tasks
 
+    def upstream_completed(self, job_id: str) -> None:
+        """The job's creator, polling through the proxy, saw it completed: fetch it now
+        rather than at the next poll, and let identical creates wait for it."""
+        if job_id not in self._tasks:
+            return
+        self._finishing.setdefault(job_id, asyncio.Event())
+        wake = self._wakes.get(job_id)
+        if wake is not None:
+            wake.set()
+
+    async def wait_finished(self, job_id: str, timeout: float) -> bool:
+        """For a job whose video is done upstream: wait until it is published or given up
+        (at most `timeout`). False at once for any other job, or on timeout."""
+        event = self._finishing.get(job_id)
+        if event is None:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+        return event.is_set()
+
+    async def _nap(self, job_id: str, delay: float) -> None:
+        wake = self._wakes.setdefault(job_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), delay)
+        wake.clear()
+
     def credential_arrived(self, owner: str) -> None:
         """A request brought `owner`'s credential: its jobs waiting for it poll now."""
         event = self._credential_waits.pop(owner, None)
@@ -154,6 +189,15 @@ class Watcher:
         return headers
 
     async def _follow(self, job_id: str) -> None:
+        try:
+            await self._follow_until_done(job_id)
+        finally:
+            self._wakes.pop(job_id, None)
+            finishing = self._finishing.pop(job_id, None)
+            if finishing is not None:
+                finishing.set()
+
+    async def _follow_until_done(self, job_id: str) -> None:
         cache = self.state.cache
         assert cache is not None
         interval = self.state.settings.watch_interval
@@ -164,7 +208,7 @@ class Watcher:
         log = self.state.log.bind(job_id=job_id)
         while True:
             if delay:
-                await asyncio.sleep(delay)
+                await self._nap(job_id, delay)
             job = cache.jobs.get(job_id)
             if job is None or not job.pending:
                 return
@@ -198,12 +242,18 @@ class Watcher:
             # here instead of asking the upstream with the creator's credential.
             job.request_params = {**job.request_params, "last_video": video}
             status = str(video.get("status") or "")
+            if status == "completed":
+                # Joins read it finished (progress 100) while it downloads; the record stays
+                # pending, and so joinable, until the video is published.
+                self._finishing.setdefault(job_id, asyncio.Event())
+                job.status = "in_progress"
+                cache.put_job(job)
+                job.status = "completed"
+                await self._complete(job, video)
+                return
             job.status = (
                 status if status in _TERMINAL or status in ("queued", "in_progress") else job.status
             )
-            if status == "completed":
-                await self._complete(job, video)
-                return
             if status in _TERMINAL:
                 self._finish(job, status)
                 log.info("watch_failed", status=status, error=video.get("error"))

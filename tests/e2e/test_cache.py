@@ -46,6 +46,7 @@ async def test_exact_hit_answers_without_upstream(proxy: TestServer, sim: TestSe
     hit, headers = await create_raw(alice, prompt="a  red fox running through snow at DAWN ")
     assert headers["x-cache"] == "HIT"
     assert int(headers["age"]) >= 0
+    assert "x-cache-similarity" not in headers  # nothing was embedded or compared
     assert upstream_creates(sim) == 1
     assert hit.id != first.id and hit.id.startswith("video_") and len(hit.id) == 38
     assert hit.status == "completed" and hit.progress == 100
@@ -384,3 +385,47 @@ async def test_entry_ttl_from_header(proxy: TestServer, sim: TestServer) -> None
     _, headers = await create_raw(alice, prompt="a short-lived clip")
     assert headers["x-cache"] == "MISS"  # expired entries never answer
     await alice.close()
+
+
+async def test_a_repeat_the_moment_the_first_finished_is_a_hit(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    # The Quick start: create_and_poll, then the same prompt again at once. The watcher's
+    # own next poll is seconds away and the download takes a while (1 MB at 2 MB/s), yet
+    # the repeat must not become a join that reads "queued" for a finished video.
+    sim = await start_simulator(speed=40.0, content_bytes=1_000_000, content_rate=2_000_000)
+    proxy = await start_proxy(sim, watch_interval=5.0)
+    alice = client(proxy)
+    first = await alice.videos.create_and_poll(
+        prompt="A ferry crossing a calm bay at dawn", poll_interval_ms=50
+    )
+    assert first.status == "completed"
+    again, headers = await create_raw(alice, prompt="A ferry crossing a calm bay at dawn")
+    assert headers["x-cache"] == "HIT" and again.status == "completed"
+    assert again.model_extra["extra_fields"]["cache_debug"]["cache_hit"] is True
+    assert upstream_creates(sim) == 1
+    content = await alice.videos.download_content(again.id)
+    assert len(content.content) == 1_000_000
+
+
+async def test_a_join_reads_finished_progress_while_the_video_downloads(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    sim = await start_simulator(speed=40.0, content_bytes=3_000_000, content_rate=1_000_000)
+    proxy = await start_proxy(sim, watch_interval=5.0)
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="Lanterns drifting down a river at night")
+    joined, headers = await create_raw(alice, prompt="Lanterns drifting down a river at night")
+    assert headers["x-cache"] == "JOINED" and joined.status == "queued"
+    done = await alice.videos.poll(first.id, poll_interval_ms=50)
+    assert done.status == "completed"
+    # The creator's poll woke the watcher; the 3 MB take about three seconds to arrive.
+    for _ in range(100):
+        during = await alice.videos.retrieve(joined.id)
+        if during.progress == 100:
+            break
+        await asyncio.sleep(0.02)
+    assert during.status == "in_progress" and during.progress == 100
+    after = await alice.videos.poll(joined.id, poll_interval_ms=100)
+    assert after.status == "completed"
+    assert len((await alice.videos.download_content(joined.id)).content) == 3_000_000
