@@ -16,7 +16,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 ENV_PREFIX = "VIDEOCACHE_"
 # Environment variables with this prefix that are not settings themselves.
@@ -44,7 +51,8 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
-    host: str = "127.0.0.1"
+    # Never empty: an empty host makes the server listen on every interface.
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=1, le=65535)
     # None: `videocache serve` starts the bundled simulator and proxies to it.
     upstream: str | None = None
@@ -135,7 +143,43 @@ class Settings(BaseModel):
             raise ValueError(f"{value!r} is not an http(s) URL")
         if parts.query or parts.fragment:
             raise ValueError(f"{value!r} must not carry a query or fragment")
+        if any(c.isspace() for c in value):
+            raise ValueError(f"{value!r} contains whitespace")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number 0-65535
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port") from None
         return value.rstrip("/")
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        negative = [key for key, price in value.items() if price < 0]
+        if negative:
+            raise ValueError(f"the price of {negative[0]!r} is negative")
+        return value
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _model_directory(cls, value: str | None) -> str | None:
+        # Checked here so a typo stops start-up with one line, not after the model import.
+        if value is not None and not Path(value).is_dir():
+            raise ValueError(f"{value!r} is not a directory")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_usable(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{str(value)!r} exists and is not a directory")
+        return value
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _own_metrics_port(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value == info.data.get("port"):
+            raise ValueError(f"must differ from port ({value})")
+        return value
 
 
 FIELDS = frozenset(Settings.model_fields)
@@ -146,6 +190,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError(f"config file {str(path)!r} is unreadable: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise SettingsError(f"config file {str(path)!r} is not UTF-8 text") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -171,9 +217,15 @@ def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
         # Lists and mappings come as YAML/JSON text (JSON is YAML); scalars stay strings
         # so pydantic coerces them with the field's own rules.
         annotation = str(Settings.model_fields[key].annotation)
-        found[key] = (
-            yaml.safe_load(value) if ("list" in annotation or "dict" in annotation) else value
-        )
+        if "list" in annotation or "dict" in annotation:
+            try:
+                found[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise SettingsError(
+                    f"invalid setting {key}: environment variable {name} is not JSON or YAML"
+                ) from None
+        else:
+            found[key] = value
     return found
 
 

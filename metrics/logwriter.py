@@ -19,6 +19,7 @@ nothing: :func:`metrics.logging.configure_logging` registers :meth:`LineWriter.f
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from typing import Any, TextIO
@@ -56,7 +57,9 @@ class LineWriter:
     def msg(self, message: str) -> None:
         with self._lock:
             self._pending.append(message)
-            if self._immediate or len(self._pending) >= self._max_pending:
+            # At interpreter exit no thread can start (Thread.start would wait for ever: a
+            # finalizer logging an unclosed session hung a failed start-up), so write now.
+            if self._immediate or len(self._pending) >= self._max_pending or sys.is_finalizing():
                 self._write_pending()
             elif len(self._pending) == 1:
                 if self._thread is None:

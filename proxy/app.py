@@ -266,48 +266,60 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
     app.on_response_prepare.append(_on_prepare)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-        await upstream.start()
-        metrics_runner = await _start_metrics_port(settings, state)
-        if settings.cache_enabled:
-            _build_cache(settings, state, embedder)
-            assert state.cache is not None and state.watcher is not None
-            if state.cache.embedder is not None:
-                start = getattr(state.cache.embedder, "start", None)
-                if start is not None:
-                    started = time.perf_counter()
-                    await start()
-                    found = state.cache.embedder
-                    state.log.info(
-                        "embedder_ready",
-                        model=found.model_name,
-                        encoding=getattr(found, "encoding", ""),
-                        max_batch=getattr(found, "max_batch", None),
-                        seconds=round(time.perf_counter() - started, 2),
-                    )
-            await state.watcher.start()
-            sweeper = asyncio.create_task(_sweep_expired(state.cache), name="cache-sweeper")
-        yield
+        metrics_runner: web.AppRunner | None = None
+        sweeper: asyncio.Task[None] | None = None
+
+        async def stop() -> None:
+            try:
+                if sweeper is not None:
+                    sweeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweeper
+                if state.watcher is not None:
+                    await state.watcher.close()
+                if state.cache is not None:
+                    if state.cache.embedder is not None and embedder is None:
+                        close = getattr(state.cache.embedder, "close", None)
+                        if close is not None:
+                            await close()
+                    state.cache.close()
+                if metrics_runner is not None:
+                    await metrics_runner.cleanup()
+                await upstream.close()
+            finally:
+                # Whatever failed above, the requests served until now are logged.
+                state.access_log.flush()
+                flush_logs()
+
         try:
-            if state.cache is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
-            if state.watcher is not None:
-                await state.watcher.close()
-            if state.cache is not None:
-                if state.cache.embedder is not None and embedder is None:
-                    close = getattr(state.cache.embedder, "close", None)
-                    if close is not None:
-                        await close()
-                state.cache.close()
-            if metrics_runner is not None:
-                await metrics_runner.cleanup()
-            await upstream.close()
-        finally:
-            # Whatever failed above, the requests served until now are logged.
-            state.access_log.flush()
-            flush_logs()
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+            await upstream.start()
+            metrics_runner = await _start_metrics_port(settings, state)
+            if settings.cache_enabled:
+                _build_cache(settings, state, embedder)
+                assert state.cache is not None and state.watcher is not None
+                if state.cache.embedder is not None:
+                    start = getattr(state.cache.embedder, "start", None)
+                    if start is not None:
+                        started = time.perf_counter()
+                        await start()
+                        found = state.cache.embedder
+                        state.log.info(
+                            "embedder_ready",
+                            model=found.model_name,
+                            encoding=getattr(found, "encoding", ""),
+                            max_batch=getattr(found, "max_batch", None),
+                            seconds=round(time.perf_counter() - started, 2),
+                        )
+                await state.watcher.start()
+                sweeper = asyncio.create_task(_sweep_expired(state.cache), name="cache-sweeper")
+        except BaseException:
+            # A failed start (a model that will not load, a port taken) must not leave the
+            # upstream session, the metrics port or the embedder's thread behind.
+            await stop()
+            raise
+        yield
+        await stop()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)

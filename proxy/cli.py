@@ -48,11 +48,23 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+def _listening(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _wait_for_port(
+    host: str, port: int, timeout: float, child: subprocess.Popen[bytes] | None = None
+) -> bool:
+    """Whether something listens on the port within `timeout`; False at once if `child`,
+    which should be what listens there, has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return True
+        if child is not None and child.poll() is not None:
+            return False
+        if _listening(host, port):
+            return child is None or child.poll() is None
         time.sleep(0.1)
     return False
 
@@ -60,6 +72,12 @@ def _wait_for_port(host: str, port: int, timeout: float) -> bool:
 def _start_bundled_simulator(settings: Settings) -> subprocess.Popen[bytes]:
     """No upstream configured: run the simulator beside us, as its own process, so the
     proxy never imports it and Ctrl-C stops both."""
+    if _listening("127.0.0.1", settings.simulator_port):
+        # Proxying to whatever already listens there would look like a working setup.
+        raise SystemExit(
+            f"videocache: invalid setting simulator_port: port {settings.simulator_port} "
+            "is already in use (set upstream, or another simulator_port)"
+        )
     cmd = [
         sys.executable,
         "-m",
@@ -72,7 +90,7 @@ def _start_bundled_simulator(settings: Settings) -> subprocess.Popen[bytes]:
         "10",
     ]
     child = subprocess.Popen(cmd)
-    if not _wait_for_port("127.0.0.1", settings.simulator_port, 20.0):
+    if not _wait_for_port("127.0.0.1", settings.simulator_port, 20.0, child):
         child.terminate()
         raise SystemExit(
             f"videocache: the bundled simulator did not start on port {settings.simulator_port}"
@@ -133,6 +151,10 @@ def serve(args: argparse.Namespace) -> None:
             handle_signals=True,
             loop=_new_loop(),
         )
+    except Exception as exc:
+        # A start-up step failed: a port taken (the message names the address), a model
+        # that would not load, a data dir not writable. One line, as for settings.
+        raise SystemExit(f"videocache: cannot start: {exc}") from None
     finally:
         if child is not None:
             child.send_signal(signal.SIGTERM)

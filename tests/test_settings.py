@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +50,15 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
         ({"overrides": {"cache_credential_headers": []}}, "cache_credential_headers"),
         ({"overrides": {"cache_variants": ["thumbnail"]}}, "must include video"),
         ({"environ": {"VIDEOCACHE_CACHE_JOB_RETENTION": "60"}}, "cache_job_retention"),
+        # Found by a user review: each of these crashed with a traceback, or was accepted.
+        ({"overrides": {"upstream": "http://127.0.0.1:99999"}}, "invalid port"),
+        ({"overrides": {"upstream": "http://127.0.0.1:abc"}}, "invalid port"),
+        ({"overrides": {"upstream": "http://127.0.0.1:1/ openai"}}, "whitespace"),
+        ({"environ": {"VIDEOCACHE_PRICES": "{bad"}}, "VIDEOCACHE_PRICES is not JSON"),
+        ({"overrides": {"prices": {"sora-2": -1}}}, "negative"),
+        ({"environ": {"VIDEOCACHE_HOST": ""}}, "invalid setting host"),
+        ({"overrides": {"embedding_model": "/nonexistent/model"}}, "embedding_model"),
+        ({"overrides": {"metrics_port": 8080, "port": 8080}}, "metrics_port"),
     ],
 )
 def test_invalid_settings_name_the_setting(layers: dict, needle: str) -> None:
@@ -64,6 +75,12 @@ def test_config_file_errors(tmp_path: Path) -> None:
     bad.write_text("portt: 1\n")
     with pytest.raises(SettingsError, match="unknown setting 'portt'"):
         load_settings(bad, {}, environ={})
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        load_settings(binary, {}, environ={})
+    with pytest.raises(SettingsError, match="invalid setting data_dir"):
+        load_settings(None, {"data_dir": binary}, environ={})
 
 
 @pytest.mark.parametrize(
@@ -85,6 +102,56 @@ def test_cli_invalid_setting_is_one_line(args: list[str], needle: str) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert needle in lines[0] and "Traceback" not in proc.stderr
+
+
+def _serve(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "VIDEOCACHE_DATA_DIR": str(tmp_path / "data"), **env}
+    environ.setdefault("VIDEOCACHE_CACHE_SEMANTIC", "false")
+    return subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environ,
+    )
+
+
+def test_a_port_in_use_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _serve(["--port", str(port), "--upstream", "http://127.0.0.1:9"], tmp_path)
+        assert proc.returncode == 1
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "videocache: cannot start:" in lines[0], proc.stderr
+        assert str(port) in proc.stderr and "Traceback" not in proc.stderr
+        # Without an upstream the bundled simulator would have to listen there: rather
+        # than proxy to whatever holds the port, start-up stops.
+        free = _free_port()
+        proc = _serve(["--port", str(free)], tmp_path, VIDEOCACHE_SIMULATOR_PORT=str(port))
+        assert proc.returncode != 0
+        assert "invalid setting simulator_port" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_model_that_will_not_load_stops_start_up(tmp_path: Path) -> None:
+    # Used to print a traceback and then hang without listening: a finalizer's log line
+    # tried to start the log writer's thread at interpreter exit.
+    (tmp_path / "model").mkdir()
+    proc = _serve(
+        ["--port", str(_free_port()), "--upstream", "http://127.0.0.1:9"],
+        tmp_path,
+        VIDEOCACHE_CACHE_SEMANTIC="true",
+        VIDEOCACHE_EMBEDDING_MODEL=str(tmp_path / "model"),
+    )
+    assert proc.returncode == 1
+    assert "videocache: cannot start:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_embedding_batch_settings_reach_the_embedder() -> None:
