@@ -402,8 +402,11 @@ class CacheService:
             source_video_ids=source_video_ids or [],
         )
         replaced = self.entries.put(entry)
-        if replaced:
-            self.index.remove(replaced)
+        if replaced is not None:
+            # A refresh (no-cache, a max-age miss) of the same request: the old video's files
+            # go unless another entry shares them (or the new one is the same bytes).
+            self.index.remove(replaced.id)
+            self.discard_blobs(list(replaced.blobs.values()))
         if entry.embedding is not None:
             self.index.add(entry.bucket_key, entry.id, entry.embedding)
         self.evict(keep=set(blobs.values()))
@@ -419,8 +422,8 @@ class CacheService:
     # -- removal ---------------------------------------------------------------------------
 
     def discard_blobs(self, shas: list[str]) -> None:
-        """Delete downloaded blobs that no entry ended up using (a job deleted during its
-        download, a video too big for the cache)."""
+        """Delete blobs that no entry uses (any more): a job deleted during its download, a
+        video too big for the cache, a replaced entry's."""
         for sha in set(shas):
             # Identical bytes another download is about to publish stay.
             if not self.entries.entries_using_blob(sha) and not self.blobs.pinned(sha):

@@ -92,19 +92,19 @@ class EntryStore:
     def close(self) -> None:
         self._cache.close()
 
-    def put(self, entry: CacheEntry) -> str | None:
+    def put(self, entry: CacheEntry) -> CacheEntry | None:
         """Publish an entry atomically (entry + all its index keys in one transaction).
 
-        An entry already holding the same exact key is replaced and its id returned, so the
-        caller can drop it from the vector index; otherwise returns None.
+        An entry already holding the same exact key is replaced and returned, so the caller
+        can drop it from the vector index and free its blobs; otherwise returns None.
         """
+        replaced: CacheEntry | None = None
         with self._cache.transact():
-            replaced = self._cache.get(f"exact:{entry.exact_key}")
-            if replaced is not None and replaced != entry.id:
-                self._delete_locked(replaced)
-            elif replaced == entry.id:
+            holder = self._cache.get(f"exact:{entry.exact_key}")
+            if holder is not None and holder != entry.id:
+                replaced = self._delete_locked(holder)
+            elif holder == entry.id:
                 self._delete_locked(entry.id)
-                replaced = None
             self._cache.set(f"entry:{entry.id}", asdict(entry))
             self._cache.set(f"exact:{entry.exact_key}", entry.id)
             for upstream in {entry.upstream_video_id, *entry.source_video_ids}:

@@ -126,3 +126,23 @@ async def test_job_records_go_after_the_retention_but_not_before_their_entry(
     kept = cache.get_job("video_up1")
     assert kept is not None and kept.entry_id == entry.id
     cache.close()
+
+
+async def test_a_replaced_entry_takes_its_files_with_it(tmp_path: Path) -> None:
+    # A no-cache refresh publishes a new entry under the same exact key: the old video's
+    # files used to stay on disk (and in cache_bytes) after every purge.
+    cache = service(tmp_path)
+    published = []
+    for content in (b"the first take", b"the second take", b"the second take"):
+        lookup = await cache.lookup(request(), CacheControls(no_cache=True))
+        job = cache.remember_miss(lookup, {"id": "video_up1", "status": "queued"}, CacheControls())
+        sha = cache.blobs.put_bytes(content)
+        published.append(cache.publish(job, {"id": "video_up1"}, {"video": sha}, {}, len(content)))
+    first, _second, third = published
+    assert cache.entries.count() == 1 and cache.entries.get(third.id) is not None
+    assert cache.blobs.path(first.blobs["video"]) is None  # replaced: gone
+    assert cache.blobs.path(third.blobs["video"]) is not None  # the same bytes stay
+    assert cache.blobs.total_bytes == len(b"the second take")
+    cache.purge()
+    assert cache.blobs.total_bytes == 0 and len(cache.blobs) == 0
+    cache.close()

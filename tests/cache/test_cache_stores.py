@@ -169,7 +169,8 @@ def test_same_exact_key_replaces(tmp_path: Path) -> None:
     store = EntryStore(tmp_path)
     old, new = entry(key="k"), entry(key="k")
     store.put(old)
-    assert store.put(new) == old.id
+    replaced = store.put(new)
+    assert replaced is not None and replaced.id == old.id
     assert store.get(old.id) is None
     assert store.get_by_exact_key("k") == new
     assert store.count() == 1
