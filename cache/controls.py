@@ -72,6 +72,7 @@ class CacheControls:
     max_age: int | None = None
     threshold: float | None = None
     cache_type: CacheType | None = None
+    cache_type_header: str = ""  # the header it came in, as the client spelt it
     ttl: int | None = None
     namespace: str = ""
 
@@ -189,6 +190,7 @@ def parse_controls(headers: Mapping[str, str]) -> CacheControls:
         if kind not in ("direct", "semantic"):
             raise InvalidControl(header, f"expected 'direct' or 'semantic', got {text!r}")
         controls.cache_type = kind  # type: ignore[assignment]
+        controls.cache_type_header = header
 
     if found := _lookup(headers, "ttl"):
         header, text = found

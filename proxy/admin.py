@@ -181,9 +181,18 @@ async def purge(request: web.Request) -> web.Response:
     cache = request.app[STATE].cache
     assert cache is not None
     try:
-        body = await request.json(loads=orjson.loads) if request.body_exists else {}
+        # orjson reads the bytes: a body that is not UTF-8 is bad JSON, not a 500.
+        body = orjson.loads(await request.read()) if request.body_exists else {}
     except orjson.JSONDecodeError:
         return _error(request, 400, "body must be JSON", code="invalid_json", param="body")
+    if isinstance(body, dict):
+        for name in ("scope", "namespace"):
+            if name in body and not isinstance(body[name], str):
+                return _error(
+                    request, 400, f"{name} must be a string", code="invalid_type", param=name
+                )
+        if "all" in body and not isinstance(body["all"], bool):
+            return _error(request, 400, "all must be true", code="invalid_type", param="all")
     if not isinstance(body, dict) or not (
         body.get("all") is True or body.get("scope") or body.get("namespace")
     ):

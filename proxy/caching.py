@@ -324,6 +324,16 @@ async def cached_generation(
     cache = ctx.state.cache
     assert cache is not None
     controls = controls_of(ctx.request)
+    if controls.cache_type == "semantic" and cache.embedder is None:
+        # Looking up only by meaning cannot be done: silently missing would create a paid
+        # upstream job on every such request.
+        raise ProxyError(
+            400,
+            f"{controls.cache_type_header}: semantic needs semantic lookup, which is switched "
+            "off on this proxy (cache_semantic); use direct or leave the header out.",
+            code="invalid_header",
+            param=controls.cache_type_header,
+        )
     caller = caller_of(ctx, cache)
     if caller is None or body.duplicate_fields:
         # Nothing to look up or store: no credential to scope it by, or a body whose

@@ -259,6 +259,15 @@ async def test_admin_errors_use_the_envelope(admin_proxy: TestServer) -> None:
     status, _, body = await raw_http(admin_proxy, "POST", "/admin/cache/purge", admin, b"{nope")
     assert status == 400
     assert assert_envelope(body, 400, "invalid_json")["error"]["param"] == "body"
+    # Bytes that are not UTF-8 used to be a plain-text 500.
+    status, _, body = await raw_http(admin_proxy, "POST", "/admin/cache/purge", admin, b"\xff\xfe")
+    assert status == 400
+    assert assert_envelope(body, 400, "invalid_json")["error"]["param"] == "body"
+    # A scope that is not a string used to purge nothing with a 200.
+    for payload, param in ((b'{"scope": 5}', "scope"), (b'{"namespace": ["a"]}', "namespace")):
+        status, _, body = await raw_http(admin_proxy, "POST", "/admin/cache/purge", admin, payload)
+        assert status == 400
+        assert assert_envelope(body, 400, "invalid_type")["error"]["param"] == param
 
 
 # --- Bifrost cache control spellings, end to end -------------------------------------------

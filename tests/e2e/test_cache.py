@@ -180,6 +180,23 @@ async def test_malformed_cache_header_is_400(
     await alice.close()
 
 
+@pytest.mark.parametrize("header", ["x-cache-type", "X-BF-Cache-Type"])
+async def test_semantic_only_lookup_without_semantic_lookup_is_400(
+    proxy: TestServer, sim: TestServer, header: str
+) -> None:
+    # This proxy runs without the model: a request asking to look up only by meaning used
+    # to miss silently, creating a paid upstream job every time.
+    alice = client(proxy)
+    with pytest.raises(openai.BadRequestError) as caught:
+        await alice.videos.create(prompt="a cat", extra_headers={header: "semantic"})
+    assert caught.value.body["param"].lower() == header.lower()
+    assert "cache_semantic" in caught.value.body["message"]
+    assert sim_requests(sim) == []
+    _, headers = await create_raw(alice, prompt="a cat", extra_headers={header: "direct"})
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
+
+
 async def test_failed_and_filtered_jobs_are_never_cached(
     start_simulator: ServerFactory, start_proxy: ServerFactory
 ) -> None:
