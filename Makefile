@@ -6,11 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench install clean
 
+# Where torch comes from. Empty: pip's own configuration (on this project's machines a
+# local CPU build). PyPI's Linux wheel is the CUDA one (several GB of nvidia packages);
+# elsewhere use `make TORCH_INDEX=https://download.pytorch.org/whl/cpu`.
+TORCH_INDEX ?=
+
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	# torch first, pinned to the local CPU build: otherwise sentence-transformers pulls
-	# the newest torch with several GB of CUDA packages.
-	$(BIN)/pip install -q torch==2.13.0
+	# torch first and pinned: otherwise sentence-transformers pulls the newest torch, with
+	# CUDA packages, whatever index it comes from.
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
