@@ -130,7 +130,7 @@ def requested(ctx: RequestContext, model: str) -> tuple[str, str]:
 def _answer_extra(ctx: RequestContext, lookup: Lookup) -> dict[str, Any]:
     """extra_fields of a hit or a join: what the miss it replays reported (a Bifrost
     upstream's own provider and model; otherwise the configured provider and the model)."""
-    model = ctx.model_requested or lookup.fingerprint.model
+    model = ctx.answered_model(lookup.fingerprint.model) or lookup.fingerprint.model
     provider = ctx.state.settings.upstream_provider
     if ctx.state.settings.upstream_flavor == "bifrost":
         provider, model = requested(ctx, model)
@@ -692,7 +692,7 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
     video["extra_fields"] = {
         "request_type": ctx.route.request_type,
         "provider": ctx.state.settings.upstream_provider,
-        "model_requested": video.get("model"),
+        "model_requested": ctx.answered_model(video.get("model")),
         "latency": round(ctx.elapsed_ms(), 3),
     }
     return json_reply(ctx, video)

@@ -31,6 +31,8 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     upstream_seconds: float = 0.0
     upstream_started: float | None = None
+    # The model as the client sent it; once an answer names one (the upstream's default,
+    # a cached video's), that one (logs and errors then say which model it was).
     model_requested: str | None = None
     # Filled by the cache path; read by logs, metrics and Server-Timing.
     cache_result: str | None = None
@@ -71,6 +73,13 @@ class RequestContext:
         if self.upstream_started is not None:
             running = time.perf_counter() - self.upstream_started
         return self.upstream_seconds + running
+
+    def answered_model(self, model: object) -> str | None:
+        """Record the model an answer names when the client named none; the model to
+        report as requested."""
+        if self.model_requested is None and isinstance(model, str) and model:
+            self.model_requested = model
+        return self.model_requested
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

@@ -78,7 +78,7 @@ def extra_fields(ctx: RequestContext, obj: dict[str, Any], latency_ms: float) ->
     ours: dict[str, Any] = {
         "request_type": ctx.route.request_type,
         "provider": ctx.state.settings.upstream_provider,
-        "model_requested": ctx.model_requested or obj.get("model"),
+        "model_requested": ctx.answered_model(obj.get("model")),
         "latency": round(latency_ms, 3),
     }
     theirs = obj.get("extra_fields")

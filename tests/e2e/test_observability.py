@@ -314,6 +314,24 @@ def log_events(buf: io.StringIO) -> list[dict[str, Any]]:
     return events
 
 
+async def test_the_log_names_the_model_also_when_the_client_left_it_out(
+    proxy: TestServer, json_logs: io.StringIO
+) -> None:
+    # The Quick start sends no model: the log said "model": null for every request,
+    # while the answer and the savings metrics said sora-2 (a user review).
+    c = client(proxy, "sk-default-model")
+    miss = await c.videos.with_raw_response.create(prompt="a heron in the reeds")
+    await settle(proxy)
+    hit = await c.videos.with_raw_response.create(prompt="A heron in the reeds")
+    assert hit.headers["x-cache"] == "HIT"
+    await c.close()
+    await logged_requests(json_logs, 2)
+    models = {e["request_id"]: e["model"] for e in log_events(json_logs) if e["event"] == "request"}
+    assert models[miss.headers["x-request-id"]] == "sora-2"
+    assert models[hit.headers["x-request-id"]] == "sora-2"
+    assert hit.parse().model_extra["extra_fields"]["model_requested"] == "sora-2"
+
+
 async def test_access_log_one_json_event_per_request_without_secrets(
     proxy: TestServer, sim: TestServer, json_logs: io.StringIO
 ) -> None:
