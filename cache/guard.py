@@ -360,6 +360,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "look": ("gaze",),
     "talk": ("speak", "chat"),
     "quiet": ("calm", "tranquil", "peaceful", "serene"),
+    "under": ("beneath", "underneath"),
     "grandfather": ("grandpa", "granddad", "grandad"),
     "grandmother": ("grandma", "granny"),
     "refrigerator": ("fridge",),

@@ -426,6 +426,7 @@ DRESSING_SHOULD_PASS = [
     ("a moss-covered rock in a stream", "a moss covered rock in a stream"),
     ("a black and white cat on a rug", "a black-and-white cat on a rug"),
     ("a frozen lake in winter", "a lake that is frozen in winter"),
+    ("a mouse hiding beneath a table", "a mouse hiding under a table"),
 ]
 
 
