@@ -140,7 +140,8 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\bcan't\b", "can not"),
     (r"\bwon't\b", "will not"),
     (r"n't\b", " not"),
-    (r"'(re|ll|ve|m|d)\b", lambda m: " " + _CONTRACTED[m.group(1)]),
+    # Only after a letter: a quoted 'D' or 'M' on a sign is text, not "would" or "am".
+    (r"(?<=[a-z])'(re|ll|ve|m|d)\b", lambda m: " " + _CONTRACTED[m.group(1)]),
     (r"\bno[\s-]*one\b", " nobody "),  # else "no" and the number one
     # Abbreviations read as what they stand for.
     (r"\bnyc\b", " new york city "),
@@ -151,11 +152,13 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\s&\s", " and "),
     # Greetings and thanks around a request ("Hi! ...", "... Thanks!"), and a "Prompt:"
     # label: politeness, not content. Only at the ends: "a child thanking her teacher" is.
-    (r"^(?:(?:hi|hello|hey)\b[\s,!.]*)?(?:(?:video\s+)?prompt\s*:)?\s*", ""),
+    # A greeting only when punctuation follows it ("Hello Kitty" is a name), and thanks
+    # only as a clause of its own ("a crowd cheers", "a child saying thank you" are content).
+    # Possessive runs keep both linear on long runs of punctuation.
+    (r"^(?:(?:hi|hello|hey)(?:\s++there)?\s*+[,!.:]++\s*+)?(?:(?:video\s+)?prompt\s*+:)?\s*+", ""),
     (
-        r"[\s,.;!]*\b(?:thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much)?|thx|ty|cheers)"
-        r"\s*[.!]*\s*$",
-        "",
+        r"[,.;!]\s*+(?:thanks|thank\s++you|thx)(?:\s++(?:so|very)\s++much)?\s*+[.!]*+\s*+$",
+        ".",
     ),
     # Not yet happening: "a diver about to jump" is not "a diver jumping".
     (r"\b(?:about|getting\s+ready|preparing|ready)\s+to\b", " aboutto "),
@@ -751,13 +754,11 @@ _STOPWORDS = (
     "together",
     "slightly",
     "itself",
-    "am",
 )
 _FILLER = (
     "please",
     "pls",
     "plz",
-    "kindly",
     "generate",
     "create",
     "render",
@@ -1350,8 +1351,9 @@ def _check_order(
 # plain ones a 16,000-digit "number" took 21 s (and the regex engine holds the GIL).
 _LITERAL = re.compile(
     r'"[^"]*+"'
-    r"|[-+−±]?[$€£¥₹]?\d++(?:[.,:/=x×-]\d++)++[%°]?"
-    r"|[-+−±][$€£¥₹]?\d++[%°]?|[$€£¥₹]\d++[%°]?|\d++[%°]"
+    # A dash right before a digit is a minus sign ("–15°C" as phones type it).
+    r"|[-+−±–—‒―]?[$€£¥₹]?\d++(?:[.,:/=x×-]\d++)++[%°]?"
+    r"|[-+−±–—‒―][$€£¥₹]?\d++[%°]?|[$€£¥₹]\d++[%°]?|\d++[%°]"
     r"|\bletters?\s+[a-z]\b"  # "the letter A" / "the letter I"
     r"|\w++"
     r"|[^\w\s\x00-\x7f—–‒―…•·]|[<>=+#@*]"  # dashes, ellipses, bullets: punctuation

@@ -403,10 +403,15 @@ class CacheService:
         )
         replaced = self.entries.put(entry)
         if replaced is not None:
-            # A refresh (no-cache, a max-age miss) of the same request: the old video's files
-            # go unless another entry shares them (or the new one is the same bytes).
+            # A refresh (no-cache, a max-age miss) of the same request. The old video's files
+            # stay: hits and joins handed out moments ago still serve them. Unused, they are
+            # the least recently used and go first when space is needed, or in a purge.
             self.index.remove(replaced.id)
-            self.discard_blobs(list(replaced.blobs.values()))
+        for source_id in source_video_ids or []:
+            # A DELETE of a remix's source must find who created it while the remix lives.
+            source = self.jobs.get(source_id)
+            if source is not None and not source.pending:
+                self.jobs.put(source, keep_until=entry.expires_at)
         if entry.embedding is not None:
             self.index.add(entry.bucket_key, entry.id, entry.embedding)
         self.evict(keep=set(blobs.values()))
@@ -422,8 +427,8 @@ class CacheService:
     # -- removal ---------------------------------------------------------------------------
 
     def discard_blobs(self, shas: list[str]) -> None:
-        """Delete blobs that no entry uses (any more): a job deleted during its download, a
-        video too big for the cache, a replaced entry's."""
+        """Delete blobs that no entry uses: a job deleted during its download, a video too
+        big for the cache, what a purge of everything leaves."""
         for sha in set(shas):
             # Identical bytes another download is about to publish stay.
             if not self.entries.entries_using_blob(sha) and not self.blobs.pinned(sha):
@@ -446,7 +451,12 @@ class CacheService:
             if (scope is None or e.scope == scope)
             and (namespace is None or e.namespace == namespace)
         ]
-        return sum(1 for entry_id in ids if self.delete_entry(entry_id) is not None)
+        purged = sum(1 for entry_id in ids if self.delete_entry(entry_id) is not None)
+        if scope is None and namespace is None:
+            # Everything: also the files no entry uses any more (a refreshed entry's old
+            # video, kept for the hits already handed out; purged hits read as expired).
+            self.discard_blobs(self.blobs.shas())
+        return purged
 
     def purge_upstream(self, upstream_id: str) -> int:
         return sum(

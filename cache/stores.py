@@ -382,6 +382,11 @@ class BlobStore:
     def total_bytes(self) -> int:
         return self._total
 
+    def shas(self) -> list[str]:
+        """Every stored blob (a snapshot)."""
+        with self._lock:
+            return list(self._files)
+
     def __len__(self) -> int:
         return len(self._files)
 
@@ -415,7 +420,7 @@ class BlobStore:
                     self._total += st.st_size
 
     @contextlib.contextmanager
-    def writer(self) -> Iterator[BlobWriter]:
+    def writer(self, pin: bool = False) -> Iterator[BlobWriter]:
         """`with store.writer() as w: w.write(...)`; afterwards w.sha256 / w.path are set.
 
         On an exception the temporary file is deleted and nothing becomes visible.
@@ -442,6 +447,8 @@ class BlobStore:
                 if sha not in self._files:
                     self._total += w.size
                 self._files[sha] = [w.size, now]
+                if pin:  # in the same step: no moment in which another thread may take it
+                    self._pinned[sha] = self._pinned.get(sha, 0) + 1
         finally:
             if not committed:
                 with contextlib.suppress(FileNotFoundError):

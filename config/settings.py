@@ -8,6 +8,7 @@ single line instead of a traceback.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -154,9 +155,9 @@ class Settings(BaseModel):
     @field_validator("prices")
     @classmethod
     def _prices_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
-        negative = [key for key, price in value.items() if price < 0]
-        if negative:
-            raise ValueError(f"the price of {negative[0]!r} is negative")
+        bad = [key for key, price in value.items() if not (math.isfinite(price) and price >= 0)]
+        if bad:
+            raise ValueError(f"the price of {bad[0]!r} must be a number >= 0")
         return value
 
     @field_validator("embedding_model")

@@ -187,9 +187,13 @@ async def purge(request: web.Request) -> web.Response:
         return _error(request, 400, "body must be JSON", code="invalid_json", param="body")
     if isinstance(body, dict):
         for name in ("scope", "namespace"):
-            if name in body and not isinstance(body[name], str):
+            if name in body and not (isinstance(body[name], str) and body[name]):
                 return _error(
-                    request, 400, f"{name} must be a string", code="invalid_type", param=name
+                    request,
+                    400,
+                    f"{name} must be a non-empty string",
+                    code="invalid_type",
+                    param=name,
                 )
         if "all" in body and not isinstance(body["all"], bool):
             return _error(request, 400, "all must be true", code="invalid_type", param="all")

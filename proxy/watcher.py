@@ -63,7 +63,7 @@ async def _write_blob(
     connection or a short body leaves nothing visible (the temp file is removed), and so
     does a body that grows past the store's limit (without a Content-Length its size is
     known only as it arrives): committed, it would make room by evicting everything."""
-    manager = blobs.writer()
+    manager = blobs.writer(pin=True)  # the caller unpins (published or discarded)
     writer = await asyncio.to_thread(manager.__enter__)
     try:
         async for chunk in resp.content.iter_chunked(1024 * 1024):
@@ -146,7 +146,8 @@ class Watcher:
     def upstream_completed(self, job_id: str) -> None:
         """The job's creator, polling through the proxy, saw it completed: fetch it now
         rather than at the next poll, and let identical creates wait for it."""
-        if job_id not in self._tasks:
+        task = self._tasks.get(job_id)
+        if task is None or task.done():  # a finished watch would never set the event
             return
         self._finishing.setdefault(job_id, asyncio.Event())
         wake = self._wakes.get(job_id)
@@ -398,13 +399,14 @@ class Watcher:
                 if variant == "video":
                     raise
                 continue  # thumbnails are a nicety; the video is what must be cached
+            # Pinned as it was committed: another job's publish (or a purge) must not take it
+            # while this one is still downloading.
+            pinned.append(sha)
             blobs[variant], types[variant] = sha, ctype
             total += size
             if total > cache.blobs.max_bytes:
-                # Checked before pinning: pinned, it would make room by evicting the rest.
+                # At once: pinned, it would make room by evicting the rest.
                 raise TooLarge(total, list(blobs.values()))
-            cache.blobs.pin(sha)  # another job's publish may evict while this one downloads
-            pinned.append(sha)
         return blobs, types, total
 
     async def _download_variant(self, job: JobRecord, variant: str) -> tuple[str, str, int]:

@@ -128,21 +128,38 @@ async def test_job_records_go_after_the_retention_but_not_before_their_entry(
     cache.close()
 
 
-async def test_a_replaced_entry_takes_its_files_with_it(tmp_path: Path) -> None:
-    # A no-cache refresh publishes a new entry under the same exact key: the old video's
-    # files used to stay on disk (and in cache_bytes) after every purge.
+async def test_a_replaced_entry_keeps_its_files_until_purged(tmp_path: Path) -> None:
+    # A no-cache refresh publishes a new entry under the same exact key. Hits handed out
+    # moments before still serve the old video, so its file stays (least recently used,
+    # first to be evicted); a purge of everything takes it, so no bytes are left behind.
     cache = service(tmp_path)
     published = []
-    for content in (b"the first take", b"the second take", b"the second take"):
+    for content in (b"the first take", b"the second take"):
         lookup = await cache.lookup(request(), CacheControls(no_cache=True))
         job = cache.remember_miss(lookup, {"id": "video_up1", "status": "queued"}, CacheControls())
         sha = cache.blobs.put_bytes(content)
         published.append(cache.publish(job, {"id": "video_up1"}, {"video": sha}, {}, len(content)))
-    first, _second, third = published
-    assert cache.entries.count() == 1 and cache.entries.get(third.id) is not None
-    assert cache.blobs.path(first.blobs["video"]) is None  # replaced: gone
-    assert cache.blobs.path(third.blobs["video"]) is not None  # the same bytes stay
-    assert cache.blobs.total_bytes == len(b"the second take")
-    cache.purge()
+    first, second = published
+    assert cache.entries.count() == 1 and cache.entries.get(second.id) is not None
+    assert cache.blobs.path(first.blobs["video"]) is not None  # still served to old hits
+    assert cache.purge() == 1
     assert cache.blobs.total_bytes == 0 and len(cache.blobs) == 0
+    cache.close()
+
+
+async def test_a_remix_keeps_its_sources_record(tmp_path: Path) -> None:
+    # A DELETE of a remix's source (answered 404 upstream) purges the remix only for the
+    # source's creator: the source's record must live as long as the remix's entry.
+    config = CacheConfig(threshold=0.8, ttl=3600, max_bytes=2**30, job_retention=0.2)
+    cache = CacheService(tmp_path, config, None)
+    lookup = await cache.lookup(request("a kite"), CacheControls())
+    source = cache.remember_miss(lookup, {"id": "video_src", "status": "queued"}, CacheControls())
+    source.status = "failed"  # finished, no entry of its own: kept for the retention only
+    cache.put_job(source)
+    lookup = await cache.lookup(request("a kite, remixed"), CacheControls())
+    remix = cache.remember_miss(lookup, {"id": "video_rmx", "status": "queued"}, CacheControls())
+    sha = cache.blobs.put_bytes(b"a remixed kite")
+    cache.publish(remix, {"id": "video_rmx"}, {"video": sha}, {}, 14, ["video_src"])
+    time.sleep(0.35)
+    assert cache.get_job("video_src") is not None
     cache.close()

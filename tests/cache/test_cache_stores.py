@@ -262,6 +262,17 @@ def test_no_store_jobs_are_not_joinable(tmp_path: Path) -> None:
     assert jobs.pending() == [] and jobs.get("video_up1") is None
 
 
+def test_a_writer_can_pin_what_it_commits(tmp_path: Path) -> None:
+    # Pinned in the same step as it becomes visible: no moment in which another job's
+    # eviction or a purge could take a download that is about to be published.
+    blobs = BlobStore(tmp_path, 2**20)
+    with blobs.writer(pin=True) as w:
+        w.write(b"a fresh download")
+    assert w.sha256 is not None and blobs.pinned(w.sha256)
+    blobs.unpin([w.sha256])
+    assert not blobs.pinned(w.sha256)
+
+
 def test_finished_job_records_expire_after_the_retention(tmp_path: Path) -> None:
     # Every request leaves a record; without an expiry the job store grows for ever.
     jobs = JobStore(tmp_path, retention=0.2)

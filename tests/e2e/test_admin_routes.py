@@ -264,7 +264,11 @@ async def test_admin_errors_use_the_envelope(admin_proxy: TestServer) -> None:
     assert status == 400
     assert assert_envelope(body, 400, "invalid_json")["error"]["param"] == "body"
     # A scope that is not a string used to purge nothing with a 200.
-    for payload, param in ((b'{"scope": 5}', "scope"), (b'{"namespace": ["a"]}', "namespace")):
+    for payload, param in (
+        (b'{"scope": 5}', "scope"),
+        (b'{"namespace": ["a"]}', "namespace"),
+        (b'{"scope": "", "namespace": "ns1"}', "scope"),  # purged nothing, with a 200
+    ):
         status, _, body = await raw_http(admin_proxy, "POST", "/admin/cache/purge", admin, payload)
         assert status == 400
         assert assert_envelope(body, 400, "invalid_type")["error"]["param"] == param
