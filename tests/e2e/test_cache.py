@@ -404,14 +404,23 @@ async def test_entry_ttl_from_header(proxy: TestServer, sim: TestServer) -> None
     await alice.close()
 
 
+async def slow_download_setup(
+    start_simulator: ServerFactory, start_proxy: ServerFactory, size: int, rate: int
+) -> tuple[TestServer, TestServer]:
+    """Jobs that finish in half a second, videos of `size` bytes sent at `rate` bytes/s,
+    and a watcher whose own next poll is seconds away: only the creator's poll through the
+    proxy tells it a job is done."""
+    sim = await start_simulator(speed=40.0, content_bytes=size, content_rate=rate)
+    return sim, await start_proxy(sim, watch_interval=5.0)
+
+
 async def test_a_repeat_the_moment_the_first_finished_is_a_hit(
     start_simulator: ServerFactory, start_proxy: ServerFactory
 ) -> None:
-    # The Quick start: create_and_poll, then the same prompt again at once. The watcher's
-    # own next poll is seconds away and the download takes a while (1 MB at 2 MB/s), yet
-    # the repeat must not become a join that reads "queued" for a finished video.
-    sim = await start_simulator(speed=40.0, content_bytes=1_000_000, content_rate=2_000_000)
-    proxy = await start_proxy(sim, watch_interval=5.0)
+    # The Quick start: create_and_poll, then the same prompt again at once. The download
+    # takes a while (1 MB at 2 MB/s), yet the repeat must not become a join that reads
+    # "queued" for a finished video.
+    sim, proxy = await slow_download_setup(start_simulator, start_proxy, 1_000_000, 2_000_000)
     alice = client(proxy)
     first = await alice.videos.create_and_poll(
         prompt="A ferry crossing a calm bay at dawn", poll_interval_ms=50
@@ -428,8 +437,7 @@ async def test_a_repeat_the_moment_the_first_finished_is_a_hit(
 async def test_a_join_reads_finished_progress_while_the_video_downloads(
     start_simulator: ServerFactory, start_proxy: ServerFactory
 ) -> None:
-    sim = await start_simulator(speed=40.0, content_bytes=3_000_000, content_rate=1_000_000)
-    proxy = await start_proxy(sim, watch_interval=5.0)
+    _, proxy = await slow_download_setup(start_simulator, start_proxy, 3_000_000, 1_000_000)
     alice = client(proxy)
     first = await alice.videos.create(prompt="Lanterns drifting down a river at night")
     joined, headers = await create_raw(alice, prompt="Lanterns drifting down a river at night")
