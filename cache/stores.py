@@ -96,7 +96,7 @@ class EntryStore:
         """Publish an entry atomically (entry + all its index keys in one transaction).
 
         An entry already holding the same exact key is replaced and returned, so the caller
-        can drop it from the vector index and free its blobs; otherwise returns None.
+        can drop it from the vector index; otherwise returns None.
         """
         replaced: CacheEntry | None = None
         with self._cache.transact():

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -247,8 +248,7 @@ class Watcher:
                 # Joins read it finished (progress 100) while it downloads; the record stays
                 # pending, and so joinable, until the video is published.
                 self._finishing.setdefault(job_id, asyncio.Event())
-                job.status = "in_progress"
-                cache.put_job(job)
+                cache.put_job(replace(job, status="in_progress"))
                 job.status = "completed"
                 await self._complete(job, video)
                 return
