@@ -87,7 +87,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cache.normalize import normalize_prompt
+from cache.normalize import SINGLE_QUOTED, normalize_prompt
 
 
 @dataclass
@@ -1351,6 +1351,8 @@ def _check_order(
 # plain ones a 16,000-digit "number" took 21 s (and the regex engine holds the GIL).
 _LITERAL = re.compile(
     r'"[^"]*+"'
+    # 'We'll be back' on a sign: its contraction is text, not grammar.
+    r"|" + SINGLE_QUOTED +
     # A dash right before a digit is a minus sign ("–15°C" as phones type it).
     r"|[-+−±–—‒―]?[$€£¥₹]?\d++(?:[.,:/=x×-]\d++)++[%°]?"
     r"|[-+−±–—‒―][$€£¥₹]?\d++[%°]?|[$€£¥₹]\d++[%°]?|\d++[%°]"
@@ -1458,14 +1460,16 @@ def _plain(word: str) -> bool:
 
 
 _ASCII_WORD = re.compile(r"\w+")
-_QUOTES = str.maketrans({c: '"' for c in "“”„«»"})
+# Curly, low or angle quotes are one kind of quote, and a curly apostrophe is a straight one.
+_QUOTES = str.maketrans({**{c: '"' for c in "“”„«»"}, "‘": "'", "’": "'"})
 
 
 def _literals(text: str) -> list[str]:
     """Text compared verbatim (see _LITERAL); plain ASCII words are the word analysis's."""
-    text = text.translate(_QUOTES)  # curly, low or angle quotes: one kind of quote
+    text = text.translate(_QUOTES)
     return [
-        found
+        # 'OPEN' and "OPEN" are one sign: a single-quoted stretch is compared as double.
+        f'"{found[1:-1]}"' if found[0] == "'" else found
         for found in _LITERAL.findall(text)
         if not (found.isascii() and _ASCII_WORD.fullmatch(found))
     ]

@@ -11,8 +11,13 @@ import re
 import unicodedata
 
 _WHITESPACE = re.compile(r"\s+")
-# A quoted stretch (straight or curly double quotes), captured so split() keeps it.
-_QUOTED = re.compile(r'("[^"]*"|“[^”]*”|„[^“”]*[“”]|«[^»]*»)')
+# A quoted stretch (straight or curly double quotes, or single quotes), captured so split()
+# keeps it. A single quote opens only at the start of a word and closes only at the end of
+# one, and one between two letters inside is an apostrophe: "a sign reading 'We'll be back'"
+# quotes three words, while "the dogs' bowl" and "it's" quote nothing.
+SINGLE_QUOTED = r"(?<![\w'‘’])['‘](?=\w)(?:[^'‘’\n]|(?<=\w)['’](?=\w))*+['’](?!\w)"
+_QUOTED = re.compile(r'("[^"]*"|“[^”]*”|„[^“”]*[“”]|«[^»]*»|' + SINGLE_QUOTED + ")")
+SINGLE_QUOTED_TEXT = re.compile(SINGLE_QUOTED)
 # Sentence-final punctuation only: "a cat." and "a cat" are the same request, but punctuation
 # inside the prompt ("3:2", "close-up") can carry meaning and is kept.
 _TRAILING_PUNCTUATION = ".!?…;,:。！？"
@@ -23,7 +28,8 @@ def normalize_prompt(text: str) -> str:
 
     Trailing sentence punctuation (and whitespace around it) is removed repeatedly, so
     "A cat!!  " and "a cat" normalise alike. Text in double quotes keeps its case: it is
-    what a sign or a caption in the video says ("STOP" and "stop" are different signs).
+    what a sign or a caption in the video says ("STOP" and "stop" are different signs; 'STOP'
+    in single quotes too).
     """
     text = unicodedata.normalize("NFKC", text)
     text = "".join(

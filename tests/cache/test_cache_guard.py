@@ -372,6 +372,11 @@ SURFACE_SHOULD_PASS = [
     ("a car parked by the road", "a parked car by the road"),
     ("a man with a beard", "a bearded man"),
     ("a sign saying “STOP”", 'a sign saying "STOP"'),
+    # Single, double or curly quotes around the same text are one sign; apostrophes outside
+    # quotes ("the dogs' bowl", "it's") open no quote.
+    ("a door sign reading 'OPEN'", 'a door sign reading "OPEN"'),
+    ("a shop sign reading ‘We’ll be back’", "a shop sign reading 'We'll be back'"),
+    ("the dogs' bowl on the porch, it's sunny", "it is sunny, the dogs' bowl on the porch"),
 ]
 
 
@@ -413,6 +418,10 @@ DRESSING_LOOKALIKES_SHOULD_REJECT = [
     ("a child saying thank you", "a child saying"),
     ("a vintage AM radio", "a vintage radio"),
     ("a kindly old wizard", "an old wizard"),
+    # Single-quoted sign text is text: its contractions are not expanded, its case counts.
+    ("a neon sign reading 'We'll be back'", "a neon sign reading 'We be back'"),
+    ("a door sign reading 'OPEN'", "a door sign reading 'open'"),
+    ("a shop sign reading ‘Don’t stop’", "a shop sign reading 'Do not stop'"),
 ]
 
 # Politeness, contractions, spellings and punctuation that only dress a request.

@@ -80,6 +80,11 @@ def test_normalize_prompt_keeps_the_case_of_quoted_text() -> None:
     assert normalize_prompt('A Sign says "STOP"') == 'a sign says "STOP"'
     assert normalize_prompt("A Banner: “Happy Birthday”!") == "a banner: “Happy Birthday”"
     assert normalize_prompt('A SIGN says "STOP"') == normalize_prompt('a sign SAYS "STOP"')
+    assert normalize_prompt("A Sign says 'We'll Be Back'") == "a sign says 'We'll Be Back'"
+    assert normalize_prompt("A sign says ‘STOP’") == "a sign says ‘STOP’"
+    # An apostrophe is no quote: a possessive plural or a contraction keeps no case.
+    assert normalize_prompt("The DOGS' Bowl, IT'S Sunny") == "the dogs' bowl, it's sunny"
+    assert normalize_prompt("a '90S Room") == "a '90s room"
 
 
 def test_prompts_with_quotes_do_not_meet_keys_that_folded_their_case() -> None:
@@ -95,3 +100,8 @@ def test_prompts_with_quotes_do_not_meet_keys_that_folded_their_case() -> None:
     # Prompts without quotes keep the keys they had.
     plain = "a sign that says open"
     assert exact_key(replace(BASE, prompt=plain)) == old_key(plain)
+    # The same for single quotes, and apostrophes are no quotes.
+    single = "a sign that says 'open'"
+    assert exact_key(replace(BASE, prompt=single)) != old_key(single)
+    possessive = "the dogs' bowl, it's sunny"
+    assert exact_key(replace(BASE, prompt=possessive)) == old_key(possessive)
