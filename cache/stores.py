@@ -244,8 +244,9 @@ class JobStore:
     is not shared with anyone, not even a concurrent identical request.
 
     Records no watcher follows expire `retention` seconds after their last write, or at
-    `keep_until` if that is later (put()): diskcache drops them on later writes and in
-    expire(), and get() stops returning them at once.
+    `keep_until` if that is later, and never earlier than a previous write kept them
+    (put()): diskcache drops them on later writes and in expire(), and get() stops
+    returning them at once.
     """
 
     def __init__(self, directory: Path | str, retention: float = DEFAULT_JOB_RETENTION) -> None:
@@ -258,11 +259,19 @@ class JobStore:
     def put(self, job: JobRecord, keep_until: float | None = None) -> None:
         """Insert or update a job and its pending/in-flight index keys atomically. A record
         the watcher does not follow gets its expiry (see the class), `keep_until` being a
-        time it must outlive (its cache entry's expiry)."""
+        time it must outlive (its cache entry's expiry). A write never shortens a record's
+        keep time: a remix's source record was given its remix's (publish()), which a later
+        write of the source's own record must not take back."""
         inflight_key = f"inflight:{job.scope}:{job.exact_key}"
         watched = job.pending and job.kind == "miss"
-        expire = None if watched else max(self.retention, (keep_until or 0.0) - time.time())
+        now = time.time()
         with self._cache.transact():
+            expire = None
+            if not watched:
+                expire = max(self.retention, (keep_until or 0.0) - now)
+                _, kept_until = self._cache.get(f"job:{job.id}", expire_time=True)
+                if kept_until is not None:
+                    expire = max(expire, kept_until - now)
             self._cache.set(f"job:{job.id}", asdict(job), expire=expire)
             if watched:
                 self._cache.set(f"pending:{job.id}", True)

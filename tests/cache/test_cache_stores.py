@@ -296,6 +296,24 @@ def test_finished_job_records_expire_after_the_retention(tmp_path: Path) -> None
     assert [j.id for j in jobs.iter_jobs()] == [lasting.id]
 
 
+def test_a_later_write_never_shortens_a_job_records_keep_time(tmp_path: Path) -> None:
+    # A remix's source record is kept as long as the remix (publish() extends it); the
+    # source's own later writes, with its own shorter keep time, must not take that back.
+    jobs = JobStore(tmp_path, retention=0.2)
+    source = job(id=new_video_id(), kind="miss", status="completed", entry_id="ce_1")
+    jobs.put(source, keep_until=time.time() + 60)  # extended to its remix's expiry
+    jobs.put(source)  # rewritten later with only the retention
+    time.sleep(0.35)
+    assert jobs.get(source.id) == source
+    # A record watched (no expiry) and then finished starts from the retention, not "for ever".
+    miss = job()
+    jobs.put(miss)
+    miss.status = "completed"
+    jobs.put(miss)
+    time.sleep(0.35)
+    assert jobs.get(miss.id) is None
+
+
 def test_only_watched_jobs_are_pending(tmp_path: Path) -> None:
     # A join has no upstream job of its own: a "queued" join nobody polls again must not
     # sit in the pending set (nor outlive the retention) for ever.
