@@ -87,7 +87,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cache.normalize import SINGLE_QUOTED, normalize_prompt
+from cache.normalize import normalize_prompt, quoted_spans
 
 
 @dataclass
@@ -143,6 +143,13 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     # Only after a letter: a quoted 'D' or 'M' on a sign is text, not "would" or "am".
     (r"(?<=[a-z])'(re|ll|ve|m|d)\b", lambda m: " " + _CONTRACTED[m.group(1)]),
     (r"\bno[\s-]*one\b", " nobody "),  # else "no" and the number one
+    # "a twin" is one person, "twins" two ("twin towers" stays the number): a noun when
+    # nothing named follows it.
+    (
+        r"\ban?\s+twin(?=\s*+(?:$|[,.;:!?]|(?:sister|brother|sibling)s?\b|[a-z]+ing\b|"
+        r"(?:in|on|at|with|and|by|near|is|was|who|that)\b))",
+        " a twinsibling",
+    ),
     # Abbreviations read as what they stand for.
     (r"\bnyc\b", " new york city "),
     (r"\bmph\b", " miles per hour "),
@@ -1350,11 +1357,9 @@ def _check_order(
 # Possessive quantifiers (++, *+) keep every alternative linear in the text's length: with
 # plain ones a 16,000-digit "number" took 21 s (and the regex engine holds the GIL).
 _LITERAL = re.compile(
-    r'"[^"]*+"'
-    # 'We'll be back' on a sign: its contraction is text, not grammar.
-    r"|" + SINGLE_QUOTED +
+    # Quoted text is found by cache/normalize.py's quoted_spans, before this runs.
     # A dash right before a digit is a minus sign ("–15°C" as phones type it).
-    r"|[-+−±–—‒―]?[$€£¥₹]?\d++(?:[.,:/=x×-]\d++)++[%°]?"
+    r"[-+−±–—‒―]?[$€£¥₹]?\d++(?:[.,:/=x×-]\d++)++[%°]?"
     r"|[-+−±–—‒―][$€£¥₹]?\d++[%°]?|[$€£¥₹]\d++[%°]?|\d++[%°]"
     r"|\bletters?\s+[a-z]\b"  # "the letter A" / "the letter I"
     r"|\w++"
@@ -1465,14 +1470,23 @@ _QUOTES = str.maketrans({**{c: '"' for c in "“”„«»"}, "‘": "'", "’":
 
 
 def _literals(text: str) -> list[str]:
-    """Text compared verbatim (see _LITERAL); plain ASCII words are the word analysis's."""
+    """Text compared verbatim, in order: quoted stretches (cache/normalize.py's
+    quoted_spans: 'We'll be back' on a sign is text, its contraction not grammar) and what
+    _LITERAL finds between them; plain ASCII words are the word analysis's."""
     text = text.translate(_QUOTES)
-    return [
-        # 'OPEN' and "OPEN" are one sign: a single-quoted stretch is compared as double.
-        f'"{found[1:-1]}"' if found[0] == "'" else found
-        for found in _LITERAL.findall(text)
-        if not (found.isascii() and _ASCII_WORD.fullmatch(found))
-    ]
+    found: list[str] = []
+    done = 0
+    for start, end in [*quoted_spans(text), (len(text), len(text))]:
+        found += [
+            literal
+            for literal in _LITERAL.findall(text, done, start)
+            if not (literal.isascii() and _ASCII_WORD.fullmatch(literal))
+        ]
+        if start < end:
+            # 'OPEN' and "OPEN" are one sign: a single-quoted stretch is compared as double.
+            found.append(f'"{text[start + 1 : end - 1]}"')
+        done = end
+    return found
 
 
 def _relations(tokens: list[tuple[str, str]]) -> Counter[str]:
@@ -1916,6 +1930,105 @@ def _attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     return out
 
 
+def _participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """(participle, the thing it describes) for each "-ing" action or past participle: the
+    noun right after it when it opens a noun phrase ("a sleeping dog", "a broken cup"), the
+    thing right before it otherwise ("a cat sleeping beside a dog", "a woman dressed in
+    black"), adverbs and "that is" skipped. "" where it could be either: after a word that
+    may be an adjective or a noun, before a noun ("a big sleeping dog", "a man watching
+    dogs"), or with nothing named before it in its phrase."""
+    found: Counter[tuple[str, str]] = Counter()
+    for index, (word, written) in enumerate(tokens):
+        if not (
+            (written.endswith("ing") and len(written) > 4 and word in _ACTION_SET)
+            or _is_past(written)
+        ):
+            continue
+        before, before_written = tokens[index - 1] if index else ("", "")
+        after = tokens[index + 1][0] if index + 1 < len(tokens) else ""
+        if _plain(after) and after not in _ACTION_SET:
+            opens = (
+                not index
+                or before_written in _ARTICLES_AND_OWNERS
+                or bool(_NUMBER.fullmatch(before))
+                or _kind(before) not in ("content", "action", "relation", "count")
+                or _adverb(before_written)
+            )
+            if opens:
+                # The head of the phrase it opens: "a smiling old man" describes the man.
+                # It ends at a verb form, known action or not ("a smiling girl feeding ducks").
+                head = index + 1
+                while (
+                    head + 1 < len(tokens)
+                    and _plain(tokens[head + 1][0])
+                    and tokens[head + 1][0] not in _ACTION_SET
+                    and not _verb_form(tokens[head + 1][1])
+                ):
+                    head += 1
+                # "a dancing man and woman": it may describe both.
+                shared = head + 2 < len(tokens) and (
+                    tokens[head + 1][1] in ("and", "or") and _plain(tokens[head + 2][0])
+                )
+                found[(word, "" if shared else tokens[head][0])] += 1
+                continue
+            if _plain(before):
+                found[(word, "")] += 1
+                continue
+        found[(word, _host_before(tokens, index))] += 1
+    return found
+
+
+def _verb_form(written: str) -> bool:
+    """ "-ing" or a past form as written: a verb, whether or not the action list knows it."""
+    return (written.endswith("ing") and len(written) > 4) or _is_past(written)
+
+
+def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
+    """The thing named right before tokens[index] (adverbs and "that is" skipped), or ""
+    when there is none or it is the object of a preposition: in "a man with a dog walking"
+    or "a woman in a blue dress walking" the walker is the man, the woman."""
+    j = index - 1
+    while j >= 0 and (_adverb(tokens[j][1]) or tokens[j][1] in _RELATIVE):
+        j -= 1
+    if j < 0 or not _plain(tokens[j][0]) or tokens[j][0] in _ACTION_SET:
+        return ""
+    if _verb_form(tokens[j][1]):
+        return ""  # a verb the action list does not know ("a woman holding", "a dog fetching")
+    k = j - 1  # back over its determiner and modifiers to what introduces the phrase
+    while k >= 0 and (
+        tokens[k][1] in _DETERMINERS
+        or (
+            _modifier(tokens[k][0])
+            and not (tokens[k][0] in _ACTION_SET or tokens[k][1] in _ATTACHING)
+        )
+    ):
+        k -= 1
+    if k >= 0 and (
+        tokens[k][1] in _ATTACHING
+        or tokens[k][1] in ("and", "or")  # "a man and a woman dancing": both may be
+        or tokens[k][1] in _PLACE_WORDS
+        or _kind(tokens[k][0]) == "relation"
+    ):
+        return ""
+    return tokens[j][0]
+
+
+def _host_conflict(want: Counter[tuple[str, str]], have: Counter[tuple[str, str]]) -> str | None:
+    """A participle describing one thing on one side and another on the other ("a cat
+    sleeping beside a dog" / "a cat beside a sleeping dog"). Only participles whose every
+    use has a known host on both sides are compared."""
+    for word in sorted({w for w, _ in want} & {w for w, _ in have}):
+        a = Counter({h: n for (w, h), n in want.items() if w == word})
+        b = Counter({h: n for (w, h), n in have.items() if w == word})
+        if "" in a or "" in b or a == b:
+            continue
+        return (
+            f"attribute differs: {word} {' '.join(sorted(a.elements()))} vs "
+            f"{word} {' '.join(sorted(b.elements()))}"
+        )
+    return None
+
+
 def _surface_conflict(
     requested: str,
     cached: str,
@@ -2033,7 +2146,9 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
     order = _check_order(want_tokens, have_tokens)
     if not order.ok:
         return order
-    binding = _binding_conflict(want_tokens, have_tokens) or _joining_conflict(
-        requested, cached, want_tokens, have_tokens
+    binding = (
+        _binding_conflict(want_tokens, have_tokens)
+        or _joining_conflict(requested, cached, want_tokens, have_tokens)
+        or _host_conflict(_participle_hosts(want_tokens), _participle_hosts(have_tokens))
     )
     return order if binding is None else GuardVerdict(False, binding)

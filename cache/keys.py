@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from cache.normalize import SINGLE_QUOTED_TEXT, normalize_prompt
+from cache.normalize import has_single_quotes, normalize_prompt
 
 DEFAULT_MODEL = "sora-2"
 DEFAULT_SECONDS = "4"
@@ -82,7 +82,7 @@ def exact_key(fp: RequestFingerprint) -> str:
         # Quoted text keeps its case since 2026-11-24; entries keyed before that folded it
         # ("OPEN" under "open"), so prompts with quotes get keys of their own.
         fields["quoted"] = "case-kept"
-    if SINGLE_QUOTED_TEXT.search(prompt):
+    if has_single_quotes(prompt):
         # The same for single quotes ('OPEN'), which kept their case from later that day.
         fields["single_quoted"] = "case-kept"
     return _digest(fields)

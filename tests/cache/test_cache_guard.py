@@ -372,6 +372,18 @@ SURFACE_SHOULD_PASS = [
     ("a car parked by the road", "a parked car by the road"),
     ("a man with a beard", "a bearded man"),
     ("a sign saying “STOP”", 'a sign saying "STOP"'),
+    # A participle before or after the same thing; or after a thing named in a phrase of
+    # its own ("with a dog walking"), which is too ambiguous to hold against a paraphrase.
+    ("a sleeping baby in a crib", "a baby sleeping in a crib"),
+    ("crashing waves on the rocks", "waves crashing on the rocks"),
+    ("a dog that is sleeping on a rug", "a sleeping dog on a rug"),
+    ("a big sleeping dog on a rug", "a big dog sleeping on a rug"),
+    ("a girl reading quietly next to a cat", "a girl quietly reading next to a cat"),
+    ("an old man smiling at a boy", "a smiling old man at a boy"),
+    (
+        "a woman with red hair in a blue dress walking through a market",
+        "a woman in a blue dress with red hair walking through a market",
+    ),
     # Single, double or curly quotes around the same text are one sign; apostrophes outside
     # quotes ("the dogs' bowl", "it's") open no quote.
     ("a door sign reading 'OPEN'", 'a door sign reading "OPEN"'),
@@ -405,6 +417,13 @@ COMPOUND_SHOULD_REJECT = [
     ("a cat-shaped balloon over a field", "a balloon-shaped cat over a field", "order"),
     ("a black-and-white cat on a rug", "a black cat and a white cat on a rug", "count"),
     ("a child thanking her teacher", "a child with her teacher", "subject"),
+    # A participle moved from one thing to another (from an earlier red team's misses).
+    ("a cat sleeping beside a dog", "a cat beside a sleeping dog", "attribute"),
+    ("a vase broken beside a cup", "a vase beside a broken cup", "attribute"),
+    ("a man holding a sleeping baby", "a sleeping man holding a baby", "attribute"),
+    ("a cat sleeping beside a big dog", "a cat beside a sleeping big dog", "attribute"),
+    ("twins playing in a garden", "a twin playing in a garden", "count"),
+    ("a twin sister waving", "twin sisters waving", "count"),
 ]
 
 # A review of the dressing rules: each of these was a wrong video after them.
@@ -422,6 +441,14 @@ DRESSING_LOOKALIKES_SHOULD_REJECT = [
     ("a neon sign reading 'We'll be back'", "a neon sign reading 'We be back'"),
     ("a door sign reading 'OPEN'", "a door sign reading 'open'"),
     ("a shop sign reading ‘Don’t stop’", "a shop sign reading 'Do not stop'"),
+    # Quotes inside the quote, a symbol first, a line break: still one stretch of sign text.
+    ("a banner reading 'CLASS OF '99' in a gym", "a banner reading 'Class of '99' in a gym"),
+    ("a neon sign reading 'ROCK 'n' ROLL' in a diner", "a neon sign reading 'Rock 'n' Roll'"),
+    ("a coffee mug that says '#1 DAD' on a desk", "a coffee mug that says '#1 Dad' on a desk"),
+    (
+        "a sign reading 'GRAND\nOPENING' above a store",
+        "a sign reading 'grand opening' above a store",
+    ),
 ]
 
 # Politeness, contractions, spellings and punctuation that only dress a request.

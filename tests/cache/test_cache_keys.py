@@ -85,6 +85,12 @@ def test_normalize_prompt_keeps_the_case_of_quoted_text() -> None:
     # An apostrophe is no quote: a possessive plural or a contraction keeps no case.
     assert normalize_prompt("The DOGS' Bowl, IT'S Sunny") == "the dogs' bowl, it's sunny"
     assert normalize_prompt("a '90S Room") == "a '90s room"
+    # Apostrophes inside single quotes: the stretch runs to the last closing quote.
+    assert (
+        normalize_prompt("A Banner: 'CLASS OF '99' Over A Gym")
+        == "a banner: 'CLASS OF '99' over a gym"
+    )
+    assert normalize_prompt("A Sign: '#1\nDAD'") == "a sign: '#1 DAD'"
 
 
 def test_prompts_with_quotes_do_not_meet_keys_that_folded_their_case() -> None:
