@@ -1939,10 +1939,7 @@ def _participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]
     dogs"), or with nothing named before it in its phrase."""
     found: Counter[tuple[str, str]] = Counter()
     for index, (word, written) in enumerate(tokens):
-        if not (
-            (written.endswith("ing") and len(written) > 4 and word in _ACTION_SET)
-            or _is_past(written)
-        ):
+        if not (_is_past(written) or (_verb_form(written) and word in _ACTION_SET)):
             continue
         before, before_written = tokens[index - 1] if index else ("", "")
         after = tokens[index + 1][0] if index + 1 < len(tokens) else ""
