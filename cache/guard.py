@@ -56,7 +56,8 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   a baby" / "a woman holding a smiling baby");
 - whom a "with" / "carrying" / "holding" / "wearing" phrase describes ("a woman with an
   umbrella talks to a man" / "a woman talks to a man with an umbrella"): the nearest noun
-  before it that is not a place;
+  before it that is not a place; and which thing a participle describes ("a cat sleeping
+  beside a dog" / "a cat beside a sleeping dog"), where that can be told;
 - who is named more often ("..., the tortoise wins" / "..., the hare wins"), whose
   ("the dog's owner" / "the owner's dog"), and what has not happened yet ("about to
   jump" / "jumping");
