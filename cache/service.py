@@ -323,9 +323,12 @@ class CacheService:
         self.settle(lookup, job)
         return job
 
-    def mint_hit(self, lookup: Lookup, prompt: str, kind: Literal["hit", "joined"]) -> JobRecord:
+    def mint_hit(
+        self, lookup: Lookup, prompt: str, kind: Literal["hit", "joined"], owner: str = ""
+    ) -> JobRecord:
         """A proxy-minted id bound to the requester's scope, answering from an entry (hit)
-        or following an in-flight job (joined)."""
+        or following an in-flight job (joined); `owner` (the requester's credential) is
+        whose list of videos shows it."""
         fp = lookup.fingerprint
         source = lookup.entry
         job = JobRecord(
@@ -346,6 +349,7 @@ class CacheService:
             namespace=fp.namespace,
             status="completed" if source else "queued",
             entry_id=source.id if source else None,
+            owner=owner,
         )
         self.put_job(job)
         return job

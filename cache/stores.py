@@ -4,6 +4,7 @@ Layout (every store takes the data directory and owns one sub-directory):
 
     <data>/entries/   diskcache: published cache entries and their indexes
     <data>/jobs/      diskcache: job records (what every client-visible video id means)
+    <data>/minted.sqlite3   minted ids by credential in creation order (cache/minted.py)
     <data>/blobs/     content-addressed files: blobs/ab/cdef... named by sha256
 
 Concurrency: EntryStore and JobStore are diskcache (SQLite in WAL mode), safe across threads
@@ -31,12 +32,17 @@ from typing import Any, BinaryIO, Literal
 
 import diskcache
 
+from cache.minted import Key, MintedIndex, Order
+
 # diskcache's default policy silently evicts the least recently stored items once 1 GB is
 # reached; an entry store must never lose an index key on its own, so eviction is off.
 _DISKCACHE_SETTINGS: dict[str, Any] = {"eviction_policy": "none", "size_limit": 2**62}
 
 PENDING_STATUSES = frozenset({"queued", "in_progress"})
 DEFAULT_JOB_RETENTION = 30 * 24 * 3600.0
+# How long the proxy remembers where a page of a merged list ended (JobStore.cursor): the
+# SDK asks for the next page at once; a later or foreign cursor is found the slow way.
+CURSOR_RETENTION = 24 * 3600.0
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -252,9 +258,12 @@ class JobStore:
     def __init__(self, directory: Path | str, retention: float = DEFAULT_JOB_RETENTION) -> None:
         self._cache = diskcache.Cache(str(Path(directory) / "jobs"), **_DISKCACHE_SETTINGS)
         self.retention = retention
+        # Minted ids (hits, joins) by owner, for merging them into the upstream's list.
+        self.minted = MintedIndex(Path(directory) / "minted.sqlite3")
 
     def close(self) -> None:
         self._cache.close()
+        self.minted.close()
 
     def put(self, job: JobRecord, keep_until: float | None = None) -> None:
         """Insert or update a job and its pending/in-flight index keys atomically. A record
@@ -281,6 +290,11 @@ class JobStore:
                 self._cache.set(inflight_key, job.id)
             elif self._cache.get(inflight_key) == job.id:
                 self._cache.delete(inflight_key)
+        # After the record: a crash in between leaves an id unlisted, never a row without a
+        # record (which a reader would drop anyway). Records from before owners existed
+        # have nobody to list them for.
+        if job.kind != "miss" and job.owner:
+            self.minted.add(job.id, job.owner, int(job.created_at))
 
     def get(self, job_id: str) -> JobRecord | None:
         data = self._cache.get(f"job:{job_id}")
@@ -296,7 +310,9 @@ class JobStore:
             inflight_key = f"inflight:{job.scope}:{job.exact_key}"
             if self._cache.get(inflight_key) == job_id:
                 self._cache.delete(inflight_key)
-            return job
+        if job.kind != "miss":
+            self.minted.remove([job_id])
+        return job
 
     def pending(self) -> list[JobRecord]:
         """Miss jobs still being watched (status queued/in_progress), e.g. to resume at
@@ -325,6 +341,38 @@ class JobStore:
         job_id = self._cache.get(f"inflight:{scope}:{exact_key}")
         job = None if job_id is None else self.get(job_id)
         return job if job is not None and job.pending and job.scope == scope else None
+
+    def minted_after(
+        self, owner: str, order: Order, key: Key | None, limit: int
+    ) -> list[JobRecord]:
+        """Up to `limit` of the minted ids `owner` got, strictly after `key` in `order`, as
+        their records; index rows whose record is gone (expired, deleted) are dropped."""
+        found: list[JobRecord] = []
+        while len(found) < limit:
+            # Reads ahead a little: rows of expired records would otherwise cost a query each.
+            rows = self.minted.after(owner, order, key, max(limit - len(found), 32))
+            gone = []
+            for created, job_id in rows:
+                job = self.get(job_id)
+                if job is None or job.kind == "miss" or job.owner != owner:
+                    gone.append(job_id)
+                elif len(found) < limit:
+                    found.append(job)
+                else:
+                    break
+                key = (created, job_id)
+            if gone:
+                self.minted.remove(gone)
+            if len(rows) < 32 or len(found) >= limit:
+                break
+        return found
+
+    def remember_cursor(self, owner: str, order: Order, last_id: str, state: Any) -> None:
+        """Where a merged list page that ended at `last_id` left each of its two sources."""
+        self._cache.set(f"cursor:{owner}:{order}:{last_id}", state, expire=CURSOR_RETENTION)
+
+    def cursor(self, owner: str, order: Order, last_id: str) -> Any:
+        return self._cache.get(f"cursor:{owner}:{order}:{last_id}")
 
     def iter_jobs(self) -> Iterator[JobRecord]:
         # Iterating the Cache pages by rowid ranges; iterkeys() re-sorts all keys per page,

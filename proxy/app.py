@@ -21,7 +21,7 @@ from config.settings import Settings
 from metrics.accesslog import AccessLog
 from metrics.logging import access_emitter, flush_logs
 from metrics.registry import CacheStats, Metrics
-from proxy import admin, caching, health, videos
+from proxy import admin, caching, health, listing, videos
 from proxy.capture import wants_capture
 from proxy.context import RequestContext, target_of
 from proxy.errors import ProxyError, error_response
@@ -33,7 +33,7 @@ VERSION = "0.1.0"
 Handler = Callable[[RequestContext], Awaitable[web.StreamResponse]]
 HANDLERS: dict[str, Handler] = {
     "video_generation": caching.create_route,
-    "video_list": caching.list_route,
+    "video_list": listing.list_route,
     "video_retrieve": caching.retrieve,
     "video_delete": caching.delete,
     "video_download": caching.content,

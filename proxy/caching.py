@@ -265,10 +265,10 @@ def video_from_entry(
     return base
 
 
-def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Response:
+def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str, owner: str) -> web.Response:
     cache = ctx.state.cache
     assert cache is not None and lookup.entry is not None
-    job = cache.mint_hit(lookup, prompt, "hit")
+    job = cache.mint_hit(lookup, prompt, "hit", owner)
     job.request_params = {
         "video": lookup.entry.video,
         "remixed_from": ctx.remixed_from,
@@ -286,10 +286,10 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Respon
     return json_reply(ctx, video, headers=_cache_headers(lookup, lookup.entry))
 
 
-def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str) -> web.Response:
+def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str, owner: str) -> web.Response:
     cache = ctx.state.cache
     assert cache is not None and lookup.job is not None
-    job = cache.mint_hit(lookup, prompt, "joined")
+    job = cache.mint_hit(lookup, prompt, "joined", owner)
     source = lookup.job
     video = {
         "id": job.id,
@@ -351,10 +351,12 @@ async def cached_generation(
             lookup = await _finished_join(ctx, lookup)
         _note(ctx, lookup)
         prompt = str(fields["prompt"])
+        # A hit or a join needs a caller: without one nothing was looked up.
+        owner = caller.owner if caller is not None else ""
         if lookup.kind in ("hit", "semantic_hit") and lookup.entry is not None:
-            return hit_response(ctx, lookup, prompt)
+            return hit_response(ctx, lookup, prompt, owner)
         if lookup.kind == "joined":
-            return joined_response(ctx, lookup, prompt)
+            return joined_response(ctx, lookup, prompt, owner)
 
         def decorate(obj: dict[str, Any]) -> dict[str, str]:
             obj["extra_fields"]["cache_debug"] = cache_debug(ctx, lookup)
@@ -633,28 +635,22 @@ def _gone_upstream(job: JobRecord) -> ProxyError:
     )
 
 
-async def list_route(ctx: RequestContext) -> web.StreamResponse:
-    """The upstream's list, which holds upstream jobs only (README: minted ids are not
-    listed); a remix of a minted id names that id as its source, as retrieve does."""
+def minted_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
+    """The Video a minted id (a hit or a join) stands for now: what retrieve answers and
+    the list shows."""
     cache = ctx.state.cache
-    if cache is None:
-        return await videos.list_videos(ctx)
-
-    caller = caller_of(ctx, cache)
-
-    def decorate(obj: dict[str, Any]) -> None:
-        items = obj.get("data")
-        if caller is None or not isinstance(items, list):
-            return
-        for item in items:
-            video_id = item.get("id") if isinstance(item, dict) else None
-            job = cache.get_job(video_id) if isinstance(video_id, str) else None
-            if job is None or job.kind != "miss" or job.scope != caller.scope:
-                continue
-            if remixed_from := job.request_params.get("remixed_from"):
-                item["remixed_from_video_id"] = remixed_from
-
-    return await videos.list_videos(ctx, decorate)
+    assert cache is not None
+    if job.kind == "hit":
+        entry = cache.entries.get(job.entry_id) if job.entry_id else None
+        return video_from_entry(ctx, job, entry)
+    # Read once: both what the join became and, if not cached yet, how it is doing.
+    source = None if job.entry_id else cache.jobs.get(job.upstream_id)
+    entry = _joined_entry(ctx, job, source)
+    if entry is not None or job.entry_id:
+        # Cached, or cached once and the entry is gone (purged, evicted): the latter
+        # reads as expired, as a hit does.
+        return video_from_entry(ctx, job, entry)
+    return _joined_video(job, source)
 
 
 async def retrieve(ctx: RequestContext) -> web.StreamResponse:
@@ -672,23 +668,7 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
                 decoration(obj)
 
         return await videos.json_route(ctx, decorate=decorate)
-    if job.kind == "hit":
-        cache = ctx.state.cache
-        assert cache is not None
-        entry = cache.entries.get(job.entry_id) if job.entry_id else None
-        video = video_from_entry(ctx, job, entry)
-    else:
-        cache = ctx.state.cache
-        assert cache is not None
-        # Read once: both what the join became and, if not cached yet, how it is doing.
-        source = None if job.entry_id else cache.jobs.get(job.upstream_id)
-        entry = _joined_entry(ctx, job, source)
-        if entry is not None or job.entry_id:
-            # Cached, or cached once and the entry is gone (purged, evicted): the latter
-            # reads as expired, as a hit does.
-            video = video_from_entry(ctx, job, entry)
-        else:
-            video = _joined_video(job, source)
+    video = minted_video(ctx, job)
     video["extra_fields"] = {
         "request_type": ctx.route.request_type,
         "provider": ctx.state.settings.upstream_provider,

@@ -82,12 +82,17 @@ async def json_route(
             return await enriched_json(ctx, upstream, decorate)
 
 
-async def list_videos(ctx: RequestContext, decorate: Decorate | None = None) -> web.StreamResponse:
+async def list_videos(
+    ctx: RequestContext, decorate: Decorate | None = None, query: str | None = None
+) -> web.StreamResponse:
+    """The upstream's list for the client's query, or for `query` in its place."""
     if ctx.state.settings.upstream_flavor == "bifrost":
-        path = ctx.raw_path.split("?", 1)[0]
-        query = bifrost.list_query(ctx.query_string, ctx.state.settings.upstream_provider)
-        return await json_route(ctx, f"{path}?{query}", decorate)
-    return await json_route(ctx, decorate=decorate)
+        provider = ctx.state.settings.upstream_provider
+        query = bifrost.list_query(ctx.query_string if query is None else query, provider)
+    if query is None:
+        return await json_route(ctx, decorate=decorate)  # exactly as sent
+    path = ctx.raw_path.split("?", 1)[0]
+    return await json_route(ctx, f"{path}?{query}" if query else path, decorate)
 
 
 class _LimitedStream:

@@ -326,3 +326,59 @@ def test_only_watched_jobs_are_pending(tmp_path: Path) -> None:
     assert jobs.pending() == [] and f"pending:{joined.id}" not in jobs._cache
     time.sleep(0.35)
     assert jobs.get(joined.id) is None
+
+
+# -- minted ids by owner (the list) --------------------------------------------------------
+
+
+def test_minted_ids_are_listed_by_owner_in_order_and_survive_restart(tmp_path: Path) -> None:
+    jobs = JobStore(tmp_path)
+    made = []
+    for created, owner in ((100, "alice"), (300, "alice"), (200, "bob"), (300, "alice")):
+        minted = job(id=new_video_id(), kind="hit", status="completed", owner=owner)
+        minted.created_at = created + 0.7  # listed by the whole second the Video shows
+        jobs.put(minted)
+        made.append(minted)
+    jobs.put(job(owner="alice"))  # a miss: the upstream lists it, not this index
+    jobs.put(job(id=new_video_id(), kind="hit", status="completed"))  # no owner: nobody's
+    jobs.close()
+
+    jobs = JobStore(tmp_path)
+    alices = sorted(((int(j.created_at), j.id) for j in made if j.owner == "alice"), reverse=True)
+    assert [(int(j.created_at), j.id) for j in jobs.minted_after("alice", "desc", None, 10)] == (
+        alices
+    )
+    assert [j.id for j in jobs.minted_after("alice", "asc", None, 10)] == [
+        i for _, i in reversed(alices)
+    ]
+    # Strictly after a key, in either order, a page at a time.
+    assert [j.id for j in jobs.minted_after("alice", "desc", alices[0], 1)] == [alices[1][1]]
+    assert [j.id for j in jobs.minted_after("alice", "asc", alices[1], 5)] == [alices[0][1]]
+    assert jobs.minted.has_any("bob") and not jobs.minted.has_any("carol")
+    assert jobs.minted_after("carol", "desc", None, 10) == []
+
+
+def test_listing_drops_index_rows_whose_record_is_gone(tmp_path: Path) -> None:
+    jobs = JobStore(tmp_path, retention=0.2)
+    lasting = job(id=new_video_id(), kind="hit", status="completed", owner="alice")
+    jobs.put(lasting, keep_until=time.time() + 60)
+    fleeting = [job(id=new_video_id(), kind="joined", owner="alice") for _ in range(3)]
+    for record in fleeting:
+        jobs.put(record)
+    deleted = job(id=new_video_id(), kind="hit", status="completed", owner="alice")
+    jobs.put(deleted, keep_until=time.time() + 60)
+    jobs.delete(deleted.id)
+    time.sleep(0.35)  # the joins' records expire; their rows are still in the index
+    assert len(jobs.minted.after("alice", "desc", None, 10)) == 4
+    # Asked for two, the reader reads past (and drops) the dead rows looking for a second.
+    assert [j.id for j in jobs.minted_after("alice", "desc", None, 2)] == [lasting.id]
+    assert jobs.minted.after("alice", "desc", None, 10) == [(int(lasting.created_at), lasting.id)]
+
+
+def test_list_cursors_are_remembered_per_owner_and_order(tmp_path: Path) -> None:
+    jobs = JobStore(tmp_path)
+    state = {"upstream_after": "video_up1", "minted_after": (5, "video_x")}
+    jobs.remember_cursor("alice", "desc", "video_x", state)
+    assert jobs.cursor("alice", "desc", "video_x") == state
+    assert jobs.cursor("alice", "asc", "video_x") is None
+    assert jobs.cursor("bob", "desc", "video_x") is None

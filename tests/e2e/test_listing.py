@@ -1,0 +1,213 @@
+"""GET /v1/videos through the proxy: the caller's minted ids (hits, joins) merged into the
+upstream's list by created_at, page by page, with the official SDK paginating."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import openai
+from aiohttp.test_utils import TestServer
+
+from simulator.state import SIM_STATE
+from tests.conftest import ServerFactory, sim_requests
+from tests.e2e.test_cache import client, create_raw, settle
+
+
+def shifted_clock(sim: TestServer) -> dict[str, float]:
+    """The simulator's clock runs `shift` seconds off the real one (the proxy's), so upstream
+    videos can be made older and newer than the proxy's minted ids."""
+    shift = {"s": 0.0}
+    sim.app[SIM_STATE].clock = lambda: time.time() + shift["s"]
+    return shift
+
+
+async def get_list(proxy: TestServer, query: str, key: str = "sk-alice") -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            proxy.make_url(f"/v1/videos?{query}"), headers={"Authorization": f"Bearer {key}"}
+        ) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+def list_paths(sim: TestServer) -> list[str]:
+    return [r.raw_path for r in sim_requests(sim) if r.raw_path.startswith("/v1/videos?")]
+
+
+async def mixed_history(proxy: TestServer, sim: TestServer) -> tuple[list[str], list[str]]:
+    """Alice's videos, oldest first: three upstream ones made 300, 200 and 100 s ago, two
+    hits now, one upstream video 100 s ahead. Returns (all ids in desc order, hit ids)."""
+    shift = shifted_clock(sim)
+    alice = client(proxy)
+    old = []
+    for k, prompt in enumerate(("a heron in reeds", "a kite over dunes", "a tram at dusk")):
+        shift["s"] = -300.0 + 100 * k
+        old.append((await alice.videos.create(prompt=prompt)).id)
+    await settle(proxy)
+    hits = []
+    for prompt in ("a heron in reeds", "a kite over dunes"):
+        hit, headers = await create_raw(alice, prompt=prompt)
+        assert headers["x-cache"] == "HIT"
+        hits.append(hit.id)
+    shift["s"] = 100.0
+    newest = (await alice.videos.create(prompt="a fox in snow")).id
+    await settle(proxy)
+    await alice.close()
+    # Hits of one second are ordered by id (newest first: descending).
+    return [newest, *sorted(hits, reverse=True), *reversed(old)], hits
+
+
+async def test_the_sdk_lists_hits_among_upstream_videos(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, hits = await mixed_history(proxy, sim)
+    alice = client(proxy)
+
+    # Pages of two: every video once, in created_at order, both ways.
+    before = len(list_paths(sim))
+    seen = [video async for video in alice.videos.list(limit=2)]
+    assert [v.id for v in seen] == expected
+    assert [v.created_at for v in seen] == sorted((v.created_at for v in seen), reverse=True)
+    assert len(list_paths(sim)) - before == 3  # one upstream request a page, no more
+    ascending = [video.id async for video in alice.videos.list(limit=2, order="asc")]
+    assert ascending == [*reversed(expected[3:]), *sorted(hits), expected[0]]
+
+    # A hit is listed as retrieve describes it: the client's prompt, completed, with a
+    # content URL on the proxy.
+    listed = {v.id: v for v in seen}
+    for hit_id in hits:
+        retrieved = await alice.videos.retrieve(hit_id)
+        fields = ("status", "prompt", "created_at", "completed_at", "expires_at", "size")
+        assert [getattr(listed[hit_id], f) for f in fields] == [
+            getattr(retrieved, f) for f in fields
+        ]
+        assert listed[hit_id].status == "completed"
+        (url,) = listed[hit_id].model_extra["videos"]
+        assert url["url"] == str(proxy.make_url(f"/v1/videos/{hit_id}/content"))
+
+    # One page with all of it: ids and the list's own fields.
+    status, page = await get_list(proxy, "limit=100")
+    assert status == 200 and [v["id"] for v in page["data"]] == expected
+    assert page["first_id"] == expected[0] and page["last_id"] == expected[-1]
+    assert page["has_more"] is False and page["object"] == "list"
+    status, page = await get_list(proxy, "limit=3")
+    assert [v["id"] for v in page["data"]] == expected[:3] and page["has_more"] is True
+
+    # A deleted hit leaves the list; the other stays.
+    await alice.videos.delete(hits[0])
+    after_delete = [video.id async for video in alice.videos.list(limit=4)]
+    assert after_delete == [i for i in expected if i != hits[0]]
+    await alice.close()
+
+
+async def test_cursors_the_proxy_did_not_hand_out_are_placed_by_the_upstream(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, _ = await mixed_history(proxy, sim)
+    # No list was served yet, so no cursor is remembered: after a hit's id, the proxy reads
+    # the upstream's list to find where it falls; after an upstream id, asks its created_at.
+    for k in range(len(expected) - 1):
+        for order, ids in (("desc", expected), ("asc", expected[::-1])):
+            status, page = await get_list(proxy, f"order={order}&limit=100&after={ids[k]}")
+            assert status == 200
+            assert [v["id"] for v in page["data"]] == ids[k + 1 :], (order, k)
+            assert page["has_more"] is False
+    # The upstream's own answer for a cursor nobody knows (the simulator: an empty page).
+    status, page = await get_list(proxy, "after=video_unknown")
+    assert status == 200 and page["data"] == []
+
+
+async def test_other_credentials_never_see_the_hits_and_are_relayed_untouched(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim, cache_scope="shared")
+    _, hits = await mixed_history(proxy, sim)
+    bob = client(proxy, "sk-bob")
+    bobs = (await bob.videos.create(prompt="a heron in reeds")).id  # a hit in the shared scope
+    listed = [video.id async for video in bob.videos.list(limit=10)]
+    assert listed == [bobs]  # his hit only: not alice's hits, not her upstream videos
+    assert not set(hits) & set(listed)
+    carol = client(proxy, "sk-carol")  # nothing minted: the upstream's list, query as sent
+    assert [video.id async for video in carol.videos.list(limit=7, order="asc")] == []
+    assert list_paths(sim)[-1] == "/v1/videos?limit=7&order=asc"
+    await bob.close()
+    await carol.close()
+
+
+async def test_a_join_is_listed_while_it_generates(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(speed=2.0)  # a job takes 10 s
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a lantern on a jetty")
+    joined, headers = await create_raw(alice, prompt="a lantern on a jetty")
+    assert headers["x-cache"] == "JOINED"
+    listed = {video.id: video async for video in alice.videos.list()}
+    assert set(listed) == {first.id, joined.id}
+    assert listed[joined.id].status in ("queued", "in_progress")
+    assert listed[joined.id].prompt == "a lantern on a jetty"
+    await alice.close()
+
+
+async def test_a_malformed_list_query_is_400_and_not_sent(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator()
+    proxy = await start_proxy(sim)
+    for query, param in (
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=%EF%BC%93", "limit"),  # a full-width digit
+        ("limit=2&limit=3", "limit"),
+        ("order=up", "order"),
+        ("after=", "after"),
+    ):
+        status, body = await get_list(proxy, query)
+        assert status == 400, query
+        assert body["error"]["param"] == param and param in body["error"]["message"]
+    assert list_paths(sim) == [] and [r for r in sim_requests(sim) if r.method == "GET"] == []
+    sdk = client(proxy)
+    try:
+        await sdk.videos.list(limit=0)
+        raise AssertionError("limit=0 was accepted")
+    except openai.BadRequestError as exc:
+        assert exc.body["param"] == "limit"  # type: ignore[index]
+    await sdk.close()
+    assert [r for r in sim_requests(sim) if r.method == "GET"] == []
+
+
+async def test_a_bifrost_upstream_lists_hits_too(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(flavor="bifrost", provider="openai")
+    proxy = await start_proxy(sim, upstream_flavor="bifrost", upstream_provider="openai")
+    shift = shifted_clock(sim)
+    shift["s"] = -60.0
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a lighthouse in fog")
+    await settle(proxy)
+    hit, headers = await create_raw(alice, prompt="a lighthouse in fog")
+    assert headers["x-cache"] == "HIT"
+    shift["s"] = 60.0
+    newest = await alice.videos.create(prompt="a lighthouse at noon")
+    # Bifrost's ids ("<escaped id>:<provider>", with a "%2F") work as cursors: placed by
+    # retrieving the video, and a hit's by reading Bifrost's list up to it.
+    assert "%2F" in newest.id and newest.id.endswith(":openai")
+    for after, rest in ((newest.id, [hit.id, first.id]), (hit.id, [first.id])):
+        status, page = await get_list(proxy, f"after={quote(after, safe='')}")
+        assert status == 200 and [v["id"] for v in page["data"]] == rest
+    listed = [video.id async for video in alice.videos.list(limit=1)]
+    assert listed == [newest.id, hit.id, first.id]
+    assert all("provider=openai" in path for path in list_paths(sim))
+    await alice.close()
