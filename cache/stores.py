@@ -274,6 +274,11 @@ class JobStore:
         inflight_key = f"inflight:{job.scope}:{job.exact_key}"
         watched = job.pending and job.kind == "miss"
         now = time.time()
+        # The index row before the record: a crash in between leaves a row without a
+        # record, which the next reader drops, rather than a record never listed. (Minted
+        # records from before owners were kept have nobody to be listed for.)
+        if job.kind != "miss" and job.owner:
+            self.minted.add(job.id, job.owner, int(job.created_at))
         with self._cache.transact():
             expire = None
             if not watched:
@@ -290,11 +295,6 @@ class JobStore:
                 self._cache.set(inflight_key, job.id)
             elif self._cache.get(inflight_key) == job.id:
                 self._cache.delete(inflight_key)
-        # After the record: a crash in between leaves an id unlisted, never a row without a
-        # record (which a reader would drop anyway). Records from before owners existed
-        # have nobody to list them for.
-        if job.kind != "miss" and job.owner:
-            self.minted.add(job.id, job.owner, int(job.created_at))
 
     def get(self, job_id: str) -> JobRecord | None:
         data = self._cache.get(f"job:{job_id}")
@@ -343,27 +343,30 @@ class JobStore:
         return job if job is not None and job.pending and job.scope == scope else None
 
     def minted_after(
-        self, owner: str, order: Order, key: Key | None, limit: int
+        self, owner: str, scope: str, order: Order, key: Key | None, limit: int
     ) -> list[JobRecord]:
-        """Up to `limit` of the minted ids `owner` got, strictly after `key` in `order`, as
-        their records; index rows whose record is gone (expired, deleted) are dropped."""
+        """Up to `limit` of the minted ids `owner` got in `scope`, strictly after `key` in
+        `order`, as their records. Index rows whose record is gone (expired, deleted) are
+        dropped; ids of another scope (the scope mode changed since) are passed over, as
+        retrieve answers them 404."""
         found: list[JobRecord] = []
         while len(found) < limit:
             # Reads ahead a little: rows of expired records would otherwise cost a query each.
-            rows = self.minted.after(owner, order, key, max(limit - len(found), 32))
+            asked = max(limit - len(found), 32)
+            rows = self.minted.after(owner, order, key, asked)
             gone = []
             for created, job_id in rows:
                 job = self.get(job_id)
                 if job is None or job.kind == "miss" or job.owner != owner:
                     gone.append(job_id)
-                elif len(found) < limit:
-                    found.append(job)
-                else:
+                elif len(found) == limit:
                     break
+                elif job.scope == scope:
+                    found.append(job)
                 key = (created, job_id)
             if gone:
                 self.minted.remove(gone)
-            if len(rows) < 32 or len(found) >= limit:
+            if len(rows) < asked:
                 break
         return found
 
@@ -373,6 +376,14 @@ class JobStore:
 
     def cursor(self, owner: str, order: Order, last_id: str) -> Any:
         return self._cache.get(f"cursor:{owner}:{order}:{last_id}")
+
+    def mark_deleted(self, upstream_id: str) -> None:
+        """An upstream video deleted through the proxy: a remembered list cursor that
+        stops at it has to be placed again (the upstream no longer knows it)."""
+        self._cache.set(f"deleted:{upstream_id}", True, expire=CURSOR_RETENTION)
+
+    def deleted(self, upstream_id: str) -> bool:
+        return self._cache.get(f"deleted:{upstream_id}") is not None
 
     def iter_jobs(self) -> Iterator[JobRecord]:
         # Iterating the Cache pages by rowid ranges; iterkeys() re-sorts all keys per page,

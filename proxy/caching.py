@@ -702,6 +702,7 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
         if cache is not None and obj.get("deleted"):
             cache.purge_upstream(upstream_id)
             cache.delete_job(upstream_id)
+            cache.jobs.mark_deleted(upstream_id)  # for list cursors that stop at it
 
     response = await videos.json_route(ctx, decorate=purge)
     gone = response.status in (404, 410)

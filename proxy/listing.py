@@ -19,7 +19,7 @@ A credential that never got a minted id is relayed untouched, query and all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -55,11 +55,30 @@ class ListParams:
 
 @dataclass(frozen=True)
 class Position:
-    """Where a page left each source: the upstream's cursor (None: its start) and the last
-    minted key served (None: none yet)."""
+    """Where a page left each source: the upstream's cursor (None: its start) with that
+    video's created_at, and the last minted key served (None: none yet)."""
 
     upstream_after: str | None
     minted_after: Key | None
+    upstream_created: int | None = None
+
+    def saved(self) -> dict[str, Any]:
+        return {
+            "upstream_after": self.upstream_after,
+            "upstream_created": self.upstream_created,
+            "minted_after": self.minted_after,
+        }
+
+    @classmethod
+    def restored(cls, data: Any) -> Position | None:
+        if not isinstance(data, dict):
+            return None
+        minted = data.get("minted_after")
+        return cls(
+            data.get("upstream_after"),
+            (int(minted[0]), str(minted[1])) if minted else None,
+            data.get("upstream_created"),
+        )
 
 
 def _invalid(param: str, message: str) -> ProxyError:
@@ -91,11 +110,11 @@ def list_params(query_string: str) -> ListParams:
     return ListParams(limit, "asc" if order == "asc" else "desc", after, pairs)
 
 
-def _upstream_query(params: ListParams, after: str | None, limit: int | None = None) -> str:
-    """The client's query with the upstream's own cursor (and, for scans, page size)."""
-    pairs = [(k, v) for k, v in params.pairs if k != "after" and (limit is None or k != "limit")]
-    if limit is not None:
-        pairs.append(("limit", str(limit)))
+def _upstream_query(params: ListParams, after: str | None, **replaced: str) -> str:
+    """The client's query with the upstream's own cursor, and `replaced` values (a scan
+    reads its own order and page size)."""
+    pairs = [(k, v) for k, v in params.pairs if k != "after" and k not in replaced]
+    pairs.extend(replaced.items())
     if after is not None:
         pairs.append(("after", after))
     return urlencode(pairs)
@@ -106,16 +125,13 @@ def _comes_first(order: Order, created: int, than: int) -> bool:
     return created > than if order == "desc" else created < than
 
 
-def _key(item: dict[str, Any]) -> int:
-    created = _created(item)
-    assert created is not None  # checked before merging
-    return created
-
-
 def _created(item: Any) -> int | None:
     value = item.get("created_at") if isinstance(item, dict) else None
-    ok = isinstance(value, int) and not isinstance(value, bool) and isinstance(item.get("id"), str)
-    return value if ok else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _has_id(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("id"), str)
 
 
 async def list_route(ctx: RequestContext) -> web.StreamResponse:
@@ -128,35 +144,65 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
     if caller is None or not cache.jobs.minted.has_any(caller.owner):
         return await videos.list_videos(ctx, remixes)
     position = await _position(ctx, cache, caller, params)
-    if position is None:  # a cursor the proxy cannot place: the upstream answers for it
+    if position is None:  # an upstream id the upstream does not know: its answer
         return await videos.list_videos(ctx, remixes)
     limit = params.limit or DEFAULT_LIMIT
 
     def merge(obj: dict[str, Any]) -> None:
         remixes(obj)
         items = obj.get("data")
-        if not isinstance(items, list) or any(_created(item) is None for item in items):
-            return  # not a list the proxy can order: the upstream's page as it is
+        if not isinstance(items, list) or not all(_has_id(item) for item in items):
+            return  # not a list of videos: the upstream's answer as it is
+        upstream_more = obj.get("has_more") is True
         minted = cache.jobs.minted_after(
-            caller.owner, params.order, position.minted_after, limit + 1
+            caller.owner, caller.scope, params.order, position.minted_after, limit + 1
         )
-        page, after = _merge(items, minted, params, limit, obj.get("has_more") is True, position)
+        if all(_created(item) is not None for item in items):
+            page, after = _merge(items, minted, params.order, limit, upstream_more, position)
+        else:
+            # Videos the proxy cannot place in time: the upstream's page whole, and the
+            # minted ids after it, out of order rather than lost.
+            page = _Page(list(items), upstream_more or bool(minted))
+            last = items[-1] if items else None
+            after = replace(
+                position,
+                upstream_after=last["id"] if last else position.upstream_after,
+                upstream_created=_created(last) if last else position.upstream_created,
+            )
         obj["data"] = [
-            job if isinstance(job, dict) else minted_video(ctx, job) for job in page.items
+            item if isinstance(item, dict) else _listed_video(ctx, item) for item in page.items
         ]
         obj["first_id"] = obj["data"][0]["id"] if page.items else None
         obj["last_id"] = obj["data"][-1]["id"] if page.items else None
         obj["has_more"] = page.has_more
         if page.items:
-            cache.jobs.remember_cursor(
-                caller.owner,
-                params.order,
-                obj["last_id"],
-                {"upstream_after": after.upstream_after, "minted_after": after.minted_after},
-            )
+            cache.jobs.remember_cursor(caller.owner, params.order, obj["last_id"], after.saved())
 
     query = _upstream_query(params, position.upstream_after)
     return await videos.list_videos(ctx, merge, query=query)
+
+
+def _listed_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
+    """A minted id as retrieve describes it; a join whose upstream job is gone (retrieve
+    answers 404) is listed as failed: one such id must not break the caller's list."""
+    try:
+        return minted_video(ctx, job)
+    except ProxyError as exc:
+        return {
+            "id": job.id,
+            "object": "video",
+            "model": job.model,
+            "status": "failed",
+            "progress": 0,
+            "created_at": int(job.created_at),
+            "completed_at": None,
+            "expires_at": None,
+            "prompt": job.prompt,
+            "size": job.size,
+            "seconds": job.seconds,
+            "remixed_from_video_id": job.request_params.get("remixed_from"),
+            "error": {"code": exc.code, "message": str(exc)},
+        }
 
 
 @dataclass
@@ -168,7 +214,7 @@ class _Page:
 def _merge(
     upstream: list[dict[str, Any]],
     minted: list[JobRecord],
-    params: ListParams,
+    order: Order,
     limit: int,
     upstream_more: bool,
     position: Position,
@@ -184,7 +230,7 @@ def _merge(
             # With more upstream items unseen, a minted id may come after any of them.
             break
         if job is None or (
-            item is not None and not _comes_first(params.order, int(job.created_at), _key(item))
+            item is not None and not _comes_first(order, int(job.created_at), _created(item) or 0)
         ):
             assert item is not None
             page.append(item)
@@ -193,9 +239,11 @@ def _merge(
             page.append(job)
             j += 1
     more = upstream_more or i < len(upstream) or j < len(minted)
+    last = upstream[i - 1] if i else None
     after = Position(
-        str(upstream[i - 1]["id"]) if i else position.upstream_after,
+        str(last["id"]) if last else position.upstream_after,
         (int(minted[j - 1].created_at), minted[j - 1].id) if j else position.minted_after,
+        _created(last) if last else position.upstream_created,
     )
     return _Page(page, more), after
 
@@ -221,34 +269,72 @@ def _remixes_named(cache: CacheService, caller: Caller | None) -> Callable[[dict
 async def _position(
     ctx: RequestContext, cache: CacheService, caller: Caller, params: ListParams
 ) -> Position | None:
-    """Where the page after `params.after` starts in each source; None when the proxy
-    cannot tell (an id the upstream does not know, an upstream error)."""
+    """Where the page after `params.after` starts in each source; None for an upstream id
+    the upstream does not know (its list answers for it). A cursor placed by asking the
+    upstream is remembered like one the proxy handed out."""
     after = params.after
     if after is None:
         return Position(None, None)
-    remembered = cache.jobs.cursor(caller.owner, params.order, after)
-    if isinstance(remembered, dict):
-        minted_after = remembered.get("minted_after")
-        return Position(
-            remembered.get("upstream_after"),
-            (int(minted_after[0]), str(minted_after[1])) if minted_after else None,
+    remembered = Position.restored(cache.jobs.cursor(caller.owner, params.order, after))
+    if remembered is not None:
+        upstream_after, minted_after = remembered.upstream_after, remembered.minted_after
+        if upstream_after is not None and cache.jobs.deleted(upstream_after):
+            if remembered.upstream_created is None:
+                return remembered
+            # The upstream video the page stopped at was deleted since (the client's cursor
+            # is another, later one): find the place again by time. Videos of its second
+            # are read again: listed twice rather than skipped.
+            cursor = await _upstream_cursor_at(ctx, params, remembered.upstream_created, False)
+        elif upstream_after is None and minted_after is not None and params.order == "desc":
+            # Only minted ids listed so far, newest first. Upstream videos newer than the
+            # last of them were made since the listing passed that point; the upstream's
+            # own paging would never show them to this listing, so they are passed over.
+            cursor = await _upstream_cursor_at(ctx, params, minted_after[0], True)
+            if cursor is None:
+                return remembered
+        else:
+            return remembered
+        position = replace(
+            remembered,
+            upstream_after=cursor[0] if cursor else None,
+            upstream_created=cursor[1] if cursor else None,
         )
-    job = cache.get_job(after)
-    if job is not None and job.kind != "miss" and job.owner == caller.owner:
-        key = (int(job.created_at), job.id)
-        try:
-            return Position(await _upstream_before(ctx, params, key[0]), key)
-        except _Unplaceable:
-            return None
-    created = await _upstream_created_at(ctx, after)
-    if created is None:
-        return None
-    # Minted ids of the same second as the upstream video come after it: none served yet.
-    return Position(after, (created, _PAST_ALL_IDS) if params.order == "desc" else (created, ""))
+    else:
+        job = cache.get_job(after)
+        if (
+            job is not None
+            and job.kind != "miss"
+            and job.owner == caller.owner
+            and job.scope == caller.scope
+        ):
+            key = (int(job.created_at), job.id)
+            # Upstream videos of the minted id's second were listed before it.
+            cursor = await _upstream_cursor_at(ctx, params, key[0], True)
+            position = Position(cursor[0] if cursor else None, key, cursor[1] if cursor else None)
+        else:
+            created = await _upstream_created_at(ctx, params, after)
+            if created is None:
+                return None
+            # Minted ids of the video's second come after it: none of them served yet.
+            mark = _PAST_ALL_IDS if params.order == "desc" else ""
+            position = Position(after, (created, mark), created)
+    cache.jobs.remember_cursor(caller.owner, params.order, after, position.saved())
+    return position
 
 
-async def _upstream_json(ctx: RequestContext, path_and_query: str) -> dict[str, Any] | None:
-    """A GET of the upstream as the client (its headers), the JSON object or None."""
+class _UpstreamStatus(Exception):
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.headers = headers
+
+
+# Passed on with an upstream error met while placing a cursor: clients retry by them.
+_RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
+
+
+async def _upstream_json(ctx: RequestContext, path_and_query: str) -> Any:
+    """A GET of the upstream as the client (its headers): the JSON, or _UpstreamStatus."""
     headers = upstream_request_headers(ctx.request.headers, ctx.request_id)
     headers.popall("Content-Type", None)
     with ctx.upstream_timer():
@@ -256,53 +342,92 @@ async def _upstream_json(ctx: RequestContext, path_and_query: str) -> dict[str, 
             "GET", path_and_query, headers=headers, decompress=True
         ) as upstream:
             if upstream.status != 200:
-                return None
+                kept = {k: v for k in _RETRY_HEADERS if (v := upstream.headers.get(k))}
+                raise _UpstreamStatus(upstream.status, kept)
             try:
-                obj = orjson.loads(await upstream.read())
+                return orjson.loads(await upstream.read())
             except orjson.JSONDecodeError:
                 return None
-    return obj if isinstance(obj, dict) else None
+
+
+def _placing_failed(params: ListParams, status: int, headers: dict[str, str]) -> ProxyError:
+    """An upstream error met while placing a cursor, passed on with its status (a client
+    retries a 429 or a 5xx), never as a page with videos missing."""
+    return ProxyError(
+        status if status >= 400 else 502,
+        f"The upstream answered {status} while the proxy placed the list cursor "
+        f"'{params.after}'; try again.",
+        code="upstream_error",
+        param="after",
+        headers=headers,
+    )
 
 
 def _videos_path(ctx: RequestContext) -> str:
     return ctx.raw_path.split("?", 1)[0]
 
 
-async def _upstream_created_at(ctx: RequestContext, video_id: str) -> int | None:
-    obj = await _upstream_json(ctx, f"{_videos_path(ctx)}/{quote_id(video_id)}")
-    return _created(obj) if obj is not None else None
+async def _upstream_created_at(
+    ctx: RequestContext, params: ListParams, video_id: str
+) -> int | None:
+    """An upstream video's created_at; None when the upstream has no such video."""
+    try:
+        obj = await _upstream_json(ctx, f"{_videos_path(ctx)}/{quote_id(video_id)}")
+    except _UpstreamStatus as exc:
+        if exc.status in (404, 410):
+            return None
+        raise _placing_failed(params, exc.status, exc.headers) from None
+    created = _created(obj)
+    if created is None:
+        raise _placing_failed(params, 502, {})
+    return created
 
 
-class _Unplaceable(Exception):
-    """The upstream's list could not be read up to a cursor (an error, an odd answer)."""
+async def _upstream_cursor_at(
+    ctx: RequestContext, params: ListParams, created: int, same_second_listed: bool
+) -> tuple[str, int] | None:
+    """The upstream cursor from which `params.order` resumes at time `created`: the last
+    upstream video listed before that point, with its created_at (None: none is). Videos
+    of that very second count as listed when `same_second_listed`.
 
+    Read newest first whatever the order: cursors are usually recent, and newest first the
+    place is near the start. Ascending, the cursor is the newest video listed before."""
 
-async def _upstream_before(ctx: RequestContext, params: ListParams, created: int) -> str | None:
-    """The upstream cursor just before a minted id created at `created`: the id of the last
-    upstream video listed before it (None: none is)."""
+    def listed_before(item_created: int) -> bool:
+        if item_created == created:
+            return same_second_listed
+        return _comes_first(params.order, item_created, created)
+
+    previous: tuple[str, int] | None = None
     cursor: str | None = None
     for _ in range(MAX_SCAN_PAGES):
-        query = _upstream_query(params, cursor, MAX_LIMIT)
+        query = _upstream_query(params, cursor, order="desc", limit=str(MAX_LIMIT))
         if ctx.state.settings.upstream_flavor == "bifrost":
             query = bifrost.list_query(query, ctx.state.settings.upstream_provider)
-        obj = await _upstream_json(ctx, f"{_videos_path(ctx)}?{query}")
-        items = obj.get("data") if obj is not None else None
+        try:
+            obj = await _upstream_json(ctx, f"{_videos_path(ctx)}?{query}")
+        except _UpstreamStatus as exc:
+            raise _placing_failed(params, exc.status, exc.headers) from None
+        items = obj.get("data") if isinstance(obj, dict) else None
         if not isinstance(items, list):
-            raise _Unplaceable
+            raise _placing_failed(params, 502, {})
         for item in items:
             item_created = _created(item)
-            if item_created is None:
-                raise _Unplaceable
-            # Upstream items of the same second were listed before the minted id.
-            if _comes_first(params.order, created, item_created):
-                return cursor
+            if item_created is None or not _has_id(item):
+                raise _placing_failed(params, 502, {})
+            if params.order == "asc" and listed_before(item_created):
+                return item["id"], item_created
+            if params.order == "desc" and not listed_before(item_created):
+                return previous
+            previous = item["id"], item_created
             cursor = item["id"]
-        if obj is None or obj.get("has_more") is not True or not items:
-            return cursor
+        if obj.get("has_more") is not True or not items:
+            return previous if params.order == "desc" else None
     raise ProxyError(
         400,
-        f"The cursor 'after' ({params.after}) is too far back to resume from; list again "
-        "from the start.",
+        f"The cursor 'after' ({params.after}) lies behind more than "
+        f"{MAX_SCAN_PAGES * MAX_LIMIT:,} newer videos, more than the proxy reads to place "
+        "it; list again from the start.",
         code="invalid_value",
         param="after",
     )

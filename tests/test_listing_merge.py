@@ -10,7 +10,7 @@ import pytest
 
 from cache.minted import Order
 from cache.stores import JobRecord
-from proxy.listing import ListParams, Position, _merge
+from proxy.listing import Position, _merge
 
 
 def minted(created: int, n: int) -> JobRecord:
@@ -48,7 +48,6 @@ def test_pages_hold_every_video_once_in_order(seed: int) -> None:
     videos = [{"id": f"up{k}", "created_at": rng.randint(0, 4)} for k in range(rng.randint(0, 12))]
     jobs = [minted(rng.randint(0, 4), k) for k in range(rng.randint(0, 12))]
     order: Order = rng.choice(["asc", "desc"])
-    params = ListParams(None, order, None, [])
     desc = order == "desc"
     pending = sorted(jobs, key=lambda j: (int(j.created_at), j.id), reverse=desc)
 
@@ -69,7 +68,7 @@ def test_pages_hold_every_video_once_in_order(seed: int) -> None:
             if key is None
             or ((int(j.created_at), j.id) < key if desc else (int(j.created_at), j.id) > key)
         ]
-        page, position = _merge(items, beyond[: limit + 1], params, limit, more, position)
+        page, position = _merge(items, beyond[: limit + 1], order, limit, more, position)
         for item in page.items:
             if isinstance(item, dict):
                 listed.append(item["id"])

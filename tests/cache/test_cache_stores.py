@@ -345,17 +345,17 @@ def test_minted_ids_are_listed_by_owner_in_order_and_survive_restart(tmp_path: P
 
     jobs = JobStore(tmp_path)
     alices = sorted(((int(j.created_at), j.id) for j in made if j.owner == "alice"), reverse=True)
-    assert [(int(j.created_at), j.id) for j in jobs.minted_after("alice", "desc", None, 10)] == (
-        alices
-    )
-    assert [j.id for j in jobs.minted_after("alice", "asc", None, 10)] == [
+    assert [
+        (int(j.created_at), j.id) for j in jobs.minted_after("alice", "s1", "desc", None, 10)
+    ] == (alices)
+    assert [j.id for j in jobs.minted_after("alice", "s1", "asc", None, 10)] == [
         i for _, i in reversed(alices)
     ]
     # Strictly after a key, in either order, a page at a time.
-    assert [j.id for j in jobs.minted_after("alice", "desc", alices[0], 1)] == [alices[1][1]]
-    assert [j.id for j in jobs.minted_after("alice", "asc", alices[1], 5)] == [alices[0][1]]
+    assert [j.id for j in jobs.minted_after("alice", "s1", "desc", alices[0], 1)] == [alices[1][1]]
+    assert [j.id for j in jobs.minted_after("alice", "s1", "asc", alices[1], 5)] == [alices[0][1]]
     assert jobs.minted.has_any("bob") and not jobs.minted.has_any("carol")
-    assert jobs.minted_after("carol", "desc", None, 10) == []
+    assert jobs.minted_after("carol", "s1", "desc", None, 10) == []
 
 
 def test_listing_drops_index_rows_whose_record_is_gone(tmp_path: Path) -> None:
@@ -371,7 +371,7 @@ def test_listing_drops_index_rows_whose_record_is_gone(tmp_path: Path) -> None:
     time.sleep(0.35)  # the joins' records expire; their rows are still in the index
     assert len(jobs.minted.after("alice", "desc", None, 10)) == 4
     # Asked for two, the reader reads past (and drops) the dead rows looking for a second.
-    assert [j.id for j in jobs.minted_after("alice", "desc", None, 2)] == [lasting.id]
+    assert [j.id for j in jobs.minted_after("alice", "s1", "desc", None, 2)] == [lasting.id]
     assert jobs.minted.after("alice", "desc", None, 10) == [(int(lasting.created_at), lasting.id)]
 
 

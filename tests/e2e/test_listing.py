@@ -48,17 +48,18 @@ async def mixed_history(proxy: TestServer, sim: TestServer) -> tuple[list[str], 
         shift["s"] = -300.0 + 100 * k
         old.append((await alice.videos.create(prompt=prompt)).id)
     await settle(proxy)
-    hits = []
+    made = []
     for prompt in ("a heron in reeds", "a kite over dunes"):
         hit, headers = await create_raw(alice, prompt=prompt)
         assert headers["x-cache"] == "HIT"
-        hits.append(hit.id)
+        made.append(hit)
+    # Oldest first: by created_at, then by id within a second (as the proxy lists them).
+    hits = [hit.id for hit in sorted(made, key=lambda v: (v.created_at, v.id))]
     shift["s"] = 100.0
     newest = (await alice.videos.create(prompt="a fox in snow")).id
     await settle(proxy)
     await alice.close()
-    # Hits of one second are ordered by id (newest first: descending).
-    return [newest, *sorted(hits, reverse=True), *reversed(old)], hits
+    return [newest, *reversed(hits), *reversed(old)], hits
 
 
 async def test_the_sdk_lists_hits_among_upstream_videos(
@@ -76,7 +77,7 @@ async def test_the_sdk_lists_hits_among_upstream_videos(
     assert [v.created_at for v in seen] == sorted((v.created_at for v in seen), reverse=True)
     assert len(list_paths(sim)) - before == 3  # one upstream request a page, no more
     ascending = [video.id async for video in alice.videos.list(limit=2, order="asc")]
-    assert ascending == [*reversed(expected[3:]), *sorted(hits), expected[0]]
+    assert ascending == expected[::-1]
 
     # A hit is listed as retrieve describes it: the client's prompt, completed, with a
     # content URL on the proxy.
@@ -210,4 +211,123 @@ async def test_a_bifrost_upstream_lists_hits_too(
     listed = [video.id async for video in alice.videos.list(limit=1)]
     assert listed == [newest.id, hit.id, first.id]
     assert all("provider=openai" in path for path in list_paths(sim))
+    await alice.close()
+
+
+async def walk(proxy: TestServer, query: str, after: str | None = None) -> list[str]:
+    """Every page of a list, by raw requests: ids in the order served."""
+    ids: list[str] = []
+    while True:
+        status, page = await get_list(proxy, query + (f"&after={after}" if after else ""))
+        assert status == 200, page
+        ids += [v["id"] for v in page["data"]]
+        if not page["has_more"]:
+            return ids
+        after = page["last_id"]
+
+
+async def test_deleting_a_listed_video_mid_listing_loses_nothing_else(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # The page below ends at a hit, so the proxy continues the upstream's list from the
+    # newest video, on page 1: deleted through the proxy, the upstream no longer knows it.
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, _ = await mixed_history(proxy, sim)
+    status, first = await get_list(proxy, "limit=2")
+    assert status == 200 and [v["id"] for v in first["data"]] == expected[:2]
+    alice = client(proxy)
+    await alice.videos.delete(expected[0])
+    await alice.close()
+    assert await walk(proxy, "limit=2", first["last_id"]) == expected[2:]
+
+
+async def test_a_join_whose_job_was_deleted_is_listed_as_failed(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(speed=2.0)  # a job takes 10 s
+    proxy = await start_proxy(sim, cache_scope="shared")
+    alice, bob = client(proxy), client(proxy, "sk-bob")
+    first = await alice.videos.create(prompt="a lantern on a jetty")
+    joined, headers = await create_raw(bob, prompt="a lantern on a jetty")
+    assert headers["x-cache"] == "JOINED"
+    await alice.videos.delete(first.id)  # alice's to delete; bob's list must still work
+    (listed,) = [video async for video in bob.videos.list()]
+    assert listed.id == joined.id and listed.status == "failed"
+    assert listed.error is not None and first.id not in listed.model_dump_json()
+    await alice.close()
+    await bob.close()
+
+
+async def test_an_upstream_error_while_placing_a_cursor_is_passed_on(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, _ = await mixed_history(proxy, sim)
+    # No page ended at the newest video: placing it takes a retrieve, rate limited once.
+    state = sim.app[SIM_STATE]
+    state.settings.rate_limit_every = state.request_count + 1
+    status, body = await get_list(proxy, f"limit=100&after={expected[0]}")
+    state.settings.rate_limit_every = 0
+    # Not a page with the hits missing: the 429, which clients retry.
+    assert status == 429 and body["error"]["param"] == "after"
+    status, page = await get_list(proxy, f"limit=100&after={expected[0]}")
+    assert status == 200 and [v["id"] for v in page["data"]] == expected[1:]
+
+
+async def test_videos_made_during_a_newest_first_listing_do_not_land_mid_list(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    shift = shifted_clock(sim)
+    shift["s"] = -100.0
+    alice = client(proxy)
+    old = (await alice.videos.create(prompt="a heron in reeds")).id
+    await settle(proxy)
+    made = [await alice.videos.create(prompt="a heron in reeds") for _ in range(2)]
+    hits = [hit.id for hit in sorted(made, key=lambda v: (v.created_at, v.id))]
+    status, first = await get_list(proxy, "limit=1")
+    assert status == 200 and [v["id"] for v in first["data"]] == [hits[1]]
+    shift["s"] = 50.0
+    await alice.videos.create(prompt="a fox in snow")  # newer than everything listed
+    # Newest first, as the upstream pages: what was made since is not in this listing.
+    assert await walk(proxy, "limit=1", first["last_id"]) == [hits[0], old]
+    await alice.close()
+
+
+async def test_a_recent_minted_cursor_is_placed_from_the_newest_end(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, hits = await mixed_history(proxy, sim)
+    ascending = expected[::-1]
+    before = len(list_paths(sim))
+    at = ascending.index(hits[0])
+    status, page = await get_list(proxy, f"order=asc&limit=100&after={hits[0]}")
+    assert status == 200 and [v["id"] for v in page["data"]] == ascending[at + 1 :]
+    scans = list_paths(sim)[before:-1]  # the last is the page itself
+    assert len(scans) == 1 and "order=desc" in scans[0]
+
+
+async def test_ids_of_a_scope_the_proxy_no_longer_uses_are_not_listed(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, tmp_path: Any
+) -> None:
+    # Retrieve answers them 404 after the switch; the list does not offer them either.
+    sim = await start_simulator(per_key=True)
+    data = tmp_path / "switch"
+    before = await start_proxy(sim, data_dir=data)
+    alice = client(before)
+    made = await alice.videos.create(prompt="a heron in reeds")
+    await settle(before)
+    hit, headers = await create_raw(alice, prompt="a heron in reeds")
+    assert headers["x-cache"] == "HIT"
+    assert {v.id async for v in alice.videos.list()} == {hit.id, made.id}
+    await alice.close()
+    await before.close()
+    after = await start_proxy(sim, data_dir=data, cache_scope="shared")
+    alice = client(after)
+    assert [v.id async for v in alice.videos.list()] == [made.id]
     await alice.close()
