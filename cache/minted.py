@@ -1,4 +1,4 @@
-"""The proxy's minted ids by the credential that got them, in creation order.
+"""The proxy's minted ids by the credential (and scope) that got them, in creation order.
 
 Why: a client lists its videos with GET /v1/videos, and the upstream's list knows only the
 jobs it ran. The proxy's own ids (hits and joins) have to be merged into it page by page,
@@ -27,9 +27,10 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS minted (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
+    scope TEXT NOT NULL,
     created INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS minted_by_owner ON minted (owner, created, id);
+CREATE INDEX IF NOT EXISTS minted_by_owner ON minted (owner, scope, created, id);
 """
 
 
@@ -47,32 +48,37 @@ class MintedIndex:
         with self._lock:
             self._db.close()
 
-    def add(self, job_id: str, owner: str, created: int) -> None:
+    def add(self, job_id: str, owner: str, scope: str, created: int) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO minted (id, owner, created) VALUES (?, ?, ?)",
-                (job_id, owner, created),
+                "INSERT OR REPLACE INTO minted (id, owner, scope, created) VALUES (?, ?, ?, ?)",
+                (job_id, owner, scope, created),
             )
 
     def remove(self, job_ids: list[str]) -> None:
         with self._lock:
             self._db.executemany("DELETE FROM minted WHERE id = ?", [(i,) for i in job_ids])
 
-    def has_any(self, owner: str) -> bool:
+    def has_any(self, owner: str, scope: str) -> bool:
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM minted WHERE owner = ? LIMIT 1", (owner,))
+            row = self._db.execute(
+                "SELECT 1 FROM minted WHERE owner = ? AND scope = ? LIMIT 1", (owner, scope)
+            )
             return row.fetchone() is not None
 
-    def after(self, owner: str, order: Order, key: Key | None, limit: int) -> list[Key]:
-        """Up to `limit` of `owner`'s ids strictly after `key` in `order` (from the start
-        when None): newest first for "desc", oldest first for "asc"."""
+    def after(self, owner: str, scope: str, order: Order, key: Key | None, limit: int) -> list[Key]:
+        """Up to `limit` of `owner`'s ids in `scope` strictly after `key` in `order` (from
+        the start when None): newest first for "desc", oldest first for "asc". (Ids of a
+        scope the proxy no longer puts the owner in stay out of the way: retrieve answers
+        them 404.)"""
+        where = "SELECT created, id FROM minted WHERE owner = ? AND scope = ?{}"
         if order == "desc":
-            sql = "SELECT created, id FROM minted WHERE owner = ?{} ORDER BY created DESC, id DESC"
+            sql = where + " ORDER BY created DESC, id DESC"
             beyond = " AND (created, id) < (?, ?)"
         else:
-            sql = "SELECT created, id FROM minted WHERE owner = ?{} ORDER BY created, id"
+            sql = where + " ORDER BY created, id"
             beyond = " AND (created, id) > (?, ?)"
-        params: tuple[object, ...] = (owner,) if key is None else (owner, *key)
+        params: tuple[object, ...] = (owner, scope) if key is None else (owner, scope, *key)
         with self._lock:
             rows = self._db.execute(
                 sql.format("" if key is None else beyond) + " LIMIT ?", (*params, limit)

@@ -278,7 +278,7 @@ class JobStore:
         # record, which the next reader drops, rather than a record never listed. (Minted
         # records from before owners were kept have nobody to be listed for.)
         if job.kind != "miss" and job.owner:
-            self.minted.add(job.id, job.owner, int(job.created_at))
+            self.minted.add(job.id, job.owner, job.scope, int(job.created_at))
         with self._cache.transact():
             expire = None
             if not watched:
@@ -347,13 +347,12 @@ class JobStore:
     ) -> list[JobRecord]:
         """Up to `limit` of the minted ids `owner` got in `scope`, strictly after `key` in
         `order`, as their records. Index rows whose record is gone (expired, deleted) are
-        dropped; ids of another scope (the scope mode changed since) are passed over, as
-        retrieve answers them 404."""
+        dropped."""
         found: list[JobRecord] = []
         while len(found) < limit:
             # Reads ahead a little: rows of expired records would otherwise cost a query each.
             asked = max(limit - len(found), 32)
-            rows = self.minted.after(owner, order, key, asked)
+            rows = self.minted.after(owner, scope, order, key, asked)
             gone = []
             for created, job_id in rows:
                 job = self.get(job_id)
@@ -361,7 +360,7 @@ class JobStore:
                     gone.append(job_id)
                 elif len(found) == limit:
                     break
-                elif job.scope == scope:
+                else:
                     found.append(job)
                 key = (created, job_id)
             if gone:

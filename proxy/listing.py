@@ -56,17 +56,21 @@ class ListParams:
 @dataclass(frozen=True)
 class Position:
     """Where a page left each source: the upstream's cursor (None: its start) with that
-    video's created_at, and the last minted key served (None: none yet)."""
+    video's created_at, and the last minted key served (None: none yet). `upstream_seen`:
+    the upstream videos the page listed, (id, created_at) in order, to fall back on when
+    the cursor video is deleted."""
 
     upstream_after: str | None
     minted_after: Key | None
     upstream_created: int | None = None
+    upstream_seen: tuple[tuple[str, int | None], ...] = ()
 
     def saved(self) -> dict[str, Any]:
         return {
             "upstream_after": self.upstream_after,
             "upstream_created": self.upstream_created,
             "minted_after": self.minted_after,
+            "upstream_seen": self.upstream_seen,
         }
 
     @classmethod
@@ -78,6 +82,7 @@ class Position:
             data.get("upstream_after"),
             (int(minted[0]), str(minted[1])) if minted else None,
             data.get("upstream_created"),
+            tuple((str(i), c) for i, c in data.get("upstream_seen") or ()),
         )
 
 
@@ -141,7 +146,7 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
         return await videos.list_videos(ctx)
     caller = caller_of(ctx, cache)
     remixes = _remixes_named(cache, caller)
-    if caller is None or not cache.jobs.minted.has_any(caller.owner):
+    if caller is None or not cache.jobs.minted.has_any(caller.owner, caller.scope):
         return await videos.list_videos(ctx, remixes)
     position = await _position(ctx, cache, caller, params)
     if position is None:  # an upstream id the upstream does not know: its answer
@@ -239,13 +244,25 @@ def _merge(
             page.append(job)
             j += 1
     more = upstream_more or i < len(upstream) or j < len(minted)
-    last = upstream[i - 1] if i else None
-    after = Position(
-        str(last["id"]) if last else position.upstream_after,
-        (int(minted[j - 1].created_at), minted[j - 1].id) if j else position.minted_after,
-        _created(last) if last else position.upstream_created,
-    )
-    return _Page(page, more), after
+    if not i:
+        upstream_at = replace(position, upstream_seen=())
+    else:
+        last = upstream[i - 1]
+        upstream_at = Position(
+            str(last["id"]),
+            position.minted_after,
+            _created(last),
+            tuple((str(item["id"]), _created(item)) for item in upstream[:i]),
+        )
+    minted_after = (int(minted[j - 1].created_at), minted[j - 1].id) if j else position.minted_after
+    if order == "desc" and upstream_at.upstream_created is not None and i:
+        # Newest first, a minted id newer than the last upstream video listed would have
+        # come before it: one still unserved was made since, and the upstream's own
+        # paging never shows a listing what is made behind it. Minted ids of that second
+        # come after it, so none of them is passed over.
+        bound = (upstream_at.upstream_created, _PAST_ALL_IDS)
+        minted_after = bound if minted_after is None else min(minted_after, bound)
+    return _Page(page, more), replace(upstream_at, minted_after=minted_after)
 
 
 def _remixes_named(cache: CacheService, caller: Caller | None) -> Callable[[dict[str, Any]], None]:
@@ -279,17 +296,27 @@ async def _position(
     if remembered is not None:
         upstream_after, minted_after = remembered.upstream_after, remembered.minted_after
         if upstream_after is not None and cache.jobs.deleted(upstream_after):
-            if remembered.upstream_created is None:
-                return remembered
             # The upstream video the page stopped at was deleted since (the client's cursor
-            # is another, later one): find the place again by time. Videos of its second
-            # are read again: listed twice rather than skipped.
-            cursor = await _upstream_cursor_at(ctx, params, remembered.upstream_created, False)
+            # is another, later one): the latest video of that page still there, else the
+            # place found again by time, from the start of the client's order (a loop that
+            # deletes as it pages has emptied it). Videos of that second are then read
+            # again: listed twice rather than skipped.
+            alive = [seen for seen in remembered.upstream_seen if not cache.jobs.deleted(seen[0])]
+            if alive:
+                cursor: tuple[str, int | None] | None = alive[-1]
+            elif remembered.upstream_created is None:
+                return remembered
+            else:
+                cursor = await _upstream_cursor_at(
+                    ctx, params, remembered.upstream_created, False, newest_first=False
+                )
         elif upstream_after is None and minted_after is not None and params.order == "desc":
             # Only minted ids listed so far, newest first. Upstream videos newer than the
             # last of them were made since the listing passed that point; the upstream's
             # own paging would never show them to this listing, so they are passed over.
-            cursor = await _upstream_cursor_at(ctx, params, minted_after[0], True)
+            cursor = await _upstream_cursor_at(
+                ctx, params, minted_after[0], True, newest_first=True
+            )
             if cursor is None:
                 return remembered
         else:
@@ -298,6 +325,7 @@ async def _position(
             remembered,
             upstream_after=cursor[0] if cursor else None,
             upstream_created=cursor[1] if cursor else None,
+            upstream_seen=(),
         )
     else:
         job = cache.get_job(after)
@@ -308,8 +336,9 @@ async def _position(
             and job.scope == caller.scope
         ):
             key = (int(job.created_at), job.id)
-            # Upstream videos of the minted id's second were listed before it.
-            cursor = await _upstream_cursor_at(ctx, params, key[0], True)
+            # Upstream videos of the minted id's second were listed before it. Read newest
+            # first: such cursors are usually recent.
+            cursor = await _upstream_cursor_at(ctx, params, key[0], True, newest_first=True)
             position = Position(cursor[0] if cursor else None, key, cursor[1] if cursor else None)
         else:
             created = await _upstream_created_at(ctx, params, after)
@@ -353,12 +382,12 @@ async def _upstream_json(ctx: RequestContext, path_and_query: str) -> Any:
 def _placing_failed(params: ListParams, status: int, headers: dict[str, str]) -> ProxyError:
     """An upstream error met while placing a cursor, passed on with its status (a client
     retries a 429 or a 5xx), never as a page with videos missing."""
+    retry = status in (408, 409, 429) or status >= 500
     return ProxyError(
         status if status >= 400 else 502,
-        f"The upstream answered {status} while the proxy placed the list cursor "
-        f"'{params.after}'; try again.",
+        f"The upstream answered {status} to the request the proxy made to place the list "
+        f"cursor 'after' ({params.after})" + ("; try again." if retry else "."),
         code="upstream_error",
-        param="after",
         headers=headers,
     )
 
@@ -384,24 +413,31 @@ async def _upstream_created_at(
 
 
 async def _upstream_cursor_at(
-    ctx: RequestContext, params: ListParams, created: int, same_second_listed: bool
-) -> tuple[str, int] | None:
+    ctx: RequestContext,
+    params: ListParams,
+    created: int,
+    same_second_listed: bool,
+    *,
+    newest_first: bool,
+) -> tuple[str, int | None] | None:
     """The upstream cursor from which `params.order` resumes at time `created`: the last
     upstream video listed before that point, with its created_at (None: none is). Videos
     of that very second count as listed when `same_second_listed`.
 
-    Read newest first whatever the order: cursors are usually recent, and newest first the
-    place is near the start. Ascending, the cursor is the newest video listed before."""
+    Read newest first, or from the start of the client's order. Ascending read newest
+    first, the cursor is the newest video listed before the point (this takes the
+    upstream's order within a second to be reversed between asc and desc)."""
 
     def listed_before(item_created: int) -> bool:
         if item_created == created:
             return same_second_listed
         return _comes_first(params.order, item_created, created)
 
-    previous: tuple[str, int] | None = None
+    scan_order: Order = "desc" if newest_first else params.order
+    previous: tuple[str, int | None] | None = None
     cursor: str | None = None
     for _ in range(MAX_SCAN_PAGES):
-        query = _upstream_query(params, cursor, order="desc", limit=str(MAX_LIMIT))
+        query = _upstream_query(params, cursor, order=scan_order, limit=str(MAX_LIMIT))
         if ctx.state.settings.upstream_flavor == "bifrost":
             query = bifrost.list_query(query, ctx.state.settings.upstream_provider)
         try:
@@ -415,19 +451,20 @@ async def _upstream_cursor_at(
             item_created = _created(item)
             if item_created is None or not _has_id(item):
                 raise _placing_failed(params, 502, {})
-            if params.order == "asc" and listed_before(item_created):
-                return item["id"], item_created
-            if params.order == "desc" and not listed_before(item_created):
+            if scan_order != params.order:  # asc, read from the newest end
+                if listed_before(item_created):
+                    return item["id"], item_created
+            elif not listed_before(item_created):
                 return previous
             previous = item["id"], item_created
             cursor = item["id"]
         if obj.get("has_more") is not True or not items:
-            return previous if params.order == "desc" else None
+            return previous if scan_order == params.order else None
     raise ProxyError(
         400,
-        f"The cursor 'after' ({params.after}) lies behind more than "
-        f"{MAX_SCAN_PAGES * MAX_LIMIT:,} newer videos, more than the proxy reads to place "
-        "it; list again from the start.",
+        f"The cursor 'after' ({params.after}) lies more than {MAX_SCAN_PAGES * MAX_LIMIT:,} "
+        "videos into the upstream's list, more than the proxy reads to place it; list again "
+        "from the start.",
         code="invalid_value",
         param="after",
     )

@@ -354,7 +354,8 @@ def test_minted_ids_are_listed_by_owner_in_order_and_survive_restart(tmp_path: P
     # Strictly after a key, in either order, a page at a time.
     assert [j.id for j in jobs.minted_after("alice", "s1", "desc", alices[0], 1)] == [alices[1][1]]
     assert [j.id for j in jobs.minted_after("alice", "s1", "asc", alices[1], 5)] == [alices[0][1]]
-    assert jobs.minted.has_any("bob") and not jobs.minted.has_any("carol")
+    assert jobs.minted.has_any("bob", "s1") and not jobs.minted.has_any("carol", "s1")
+    assert not jobs.minted.has_any("bob", "s2")
     assert jobs.minted_after("carol", "s1", "desc", None, 10) == []
 
 
@@ -369,10 +370,12 @@ def test_listing_drops_index_rows_whose_record_is_gone(tmp_path: Path) -> None:
     jobs.put(deleted, keep_until=time.time() + 60)
     jobs.delete(deleted.id)
     time.sleep(0.35)  # the joins' records expire; their rows are still in the index
-    assert len(jobs.minted.after("alice", "desc", None, 10)) == 4
+    assert len(jobs.minted.after("alice", "s1", "desc", None, 10)) == 4
     # Asked for two, the reader reads past (and drops) the dead rows looking for a second.
     assert [j.id for j in jobs.minted_after("alice", "s1", "desc", None, 2)] == [lasting.id]
-    assert jobs.minted.after("alice", "desc", None, 10) == [(int(lasting.created_at), lasting.id)]
+    assert jobs.minted.after("alice", "s1", "desc", None, 10) == [
+        (int(lasting.created_at), lasting.id)
+    ]
 
 
 def test_list_cursors_are_remembered_per_owner_and_order(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ upstream's list by created_at, page by page, with the official SDK paginating.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import quote
@@ -271,7 +272,7 @@ async def test_an_upstream_error_while_placing_a_cursor_is_passed_on(
     status, body = await get_list(proxy, f"limit=100&after={expected[0]}")
     state.settings.rate_limit_every = 0
     # Not a page with the hits missing: the 429, which clients retry.
-    assert status == 429 and body["error"]["param"] == "after"
+    assert status == 429 and "'after'" in body["error"]["message"]
     status, page = await get_list(proxy, f"limit=100&after={expected[0]}")
     assert status == 200 and [v["id"] for v in page["data"]] == expected[1:]
 
@@ -330,4 +331,44 @@ async def test_ids_of_a_scope_the_proxy_no_longer_uses_are_not_listed(
     after = await start_proxy(sim, data_dir=data, cache_scope="shared")
     alice = client(after)
     assert [v.id async for v in alice.videos.list()] == [made.id]
+    await alice.close()
+
+
+async def test_a_deleted_cursor_video_falls_back_on_its_page_without_upstream_reads(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, _ = await mixed_history(proxy, sim)
+    ascending = expected[::-1]  # old1, old2, old3, hit, hit, newest
+    status, first = await get_list(proxy, "order=asc&limit=4")
+    assert status == 200 and [v["id"] for v in first["data"]] == ascending[:4]
+    alice = client(proxy)
+    await alice.videos.delete(ascending[2])  # old3: where the upstream's list was left
+    await alice.close()
+    before = len(list_paths(sim))
+    assert await walk(proxy, "order=asc&limit=4", first["last_id"]) == ascending[4:]
+    assert len(list_paths(sim)) - before == 1  # the page itself, continued after old2
+
+
+async def test_a_hit_made_during_a_newest_first_listing_does_not_land_mid_list(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    shift = shifted_clock(sim)
+    shift["s"] = -300.0
+    alice = client(proxy)
+    old = (await alice.videos.create(prompt="a heron in reeds")).id
+    await settle(proxy)
+    earlier = await alice.videos.create(prompt="a heron in reeds")  # a hit, now
+    shift["s"] = 1.0
+    newest = (await alice.videos.create(prompt="a fox in snow")).id  # a second after it
+    status, first = await get_list(proxy, "limit=1")
+    assert status == 200 and [v["id"] for v in first["data"]] == [newest]
+    await asyncio.sleep(2.1)
+    made = await alice.videos.create(prompt="a heron in reeds")  # newer than `newest`
+    assert made.created_at > first["data"][0]["created_at"]
+    # Newest first, the listing has passed the place of a hit made now.
+    assert await walk(proxy, "limit=1", first["last_id"]) == [earlier.id, old]
     await alice.close()
