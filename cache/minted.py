@@ -41,6 +41,9 @@ class MintedIndex:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            # As diskcache runs the job records: no fsync per commit (a hit writes a row),
+            # and a process killed mid-write loses nothing the OS had been handed.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")  # another process mid-write
             self._db.executescript(_SCHEMA)
 
