@@ -173,6 +173,7 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
                 position,
                 upstream_after=last["id"] if last else position.upstream_after,
                 upstream_created=_created(last) if last else position.upstream_created,
+                upstream_seen=tuple((item["id"], _created(item)) for item in items),
             )
         obj["data"] = [
             item if isinstance(item, dict) else _listed_video(ctx, item) for item in page.items
@@ -244,8 +245,8 @@ def _merge(
             page.append(job)
             j += 1
     more = upstream_more or i < len(upstream) or j < len(minted)
-    if not i:
-        upstream_at = replace(position, upstream_seen=())
+    if not i:  # the upstream's place, and the videos listed before it, stay as they were
+        upstream_at = position
     else:
         last = upstream[i - 1]
         upstream_at = Position(
