@@ -579,17 +579,25 @@ def _creator_credentials(ctx: RequestContext, job: JobRecord) -> dict[str, str] 
     return ctx.state.credentials.get(source.owner or source.scope)
 
 
-def _joined_video(job: JobRecord, source: JobRecord | None) -> dict[str, Any]:
+def _joined_video(
+    job: JobRecord, source: JobRecord | None, gone_as_failed: bool = False
+) -> dict[str, Any]:
     """A join not yet cached, as the watcher last saw its upstream job (`source`): no
     upstream call, so nothing of the creator's (credential, headers, upstream id, URLs)
     reaches the caller, and it works before the creator's credential is back after a
-    restart."""
-    if source is None:  # the creator deleted it
-        raise _gone_upstream(job)
-    last = dict(source.request_params.get("last_video") or {})
+    restart. Without `source` (the creator deleted it): a 404, or with `gone_as_failed`
+    a failed video saying so."""
+    if source is None:
+        gone = _gone_upstream(job)
+        if not gone_as_failed:
+            raise gone
+        status, error = "failed", {"code": gone.code, "message": str(gone)}
+    else:
+        status, error = source.status, None
+    last = dict(source.request_params.get("last_video") or {}) if source else {}
     progress = last.get("progress")
-    status, error = source.status, None
-    if status not in ("queued", "in_progress", "completed"):
+    finished = source is not None and source.status == "completed"
+    if status not in ("queued", "in_progress", "completed") and error is None:
         # OpenAI's statuses are queued, in_progress, completed and failed; a job that
         # failed, vanished upstream or was given up on reads as failed, with an error of
         # the proxy's own (the upstream's text was written for the job's creator).
@@ -605,7 +613,7 @@ def _joined_video(job: JobRecord, source: JobRecord | None) -> dict[str, Any]:
     video = {
         "id": job.id,
         "object": "video",
-        "model": last.get("model") or source.model,
+        "model": last.get("model") or (source or job).model,
         # "in_progress" until the entry is published, though the upstream may be done:
         # the content is served once it is cached.
         "status": status,
@@ -613,13 +621,13 @@ def _joined_video(job: JobRecord, source: JobRecord | None) -> dict[str, Any]:
         "created_at": int(job.created_at),
         "completed_at": (
             _completed_at(last.get("completed_at"), int(job.created_at), last.get("completed_at"))
-            if source.status == "completed"
+            if finished
             else None
         ),
-        "expires_at": last.get("expires_at") if source.status == "completed" else None,
+        "expires_at": last.get("expires_at") if finished else None,
         "prompt": job.prompt,
-        "size": last.get("size") or source.size,
-        "seconds": last.get("seconds") or source.seconds,
+        "size": last.get("size") or (source or job).size,
+        "seconds": last.get("seconds") or (source or job).seconds,
         "remixed_from_video_id": job.request_params.get("remixed_from"),
         "error": error,
     }
@@ -635,9 +643,12 @@ def _gone_upstream(job: JobRecord) -> ProxyError:
     )
 
 
-def minted_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
+def minted_video(
+    ctx: RequestContext, job: JobRecord, gone_as_failed: bool = False
+) -> dict[str, Any]:
     """The Video a minted id (a hit or a join) stands for now: what retrieve answers and
-    the list shows."""
+    the list shows (a join whose upstream job is gone: retrieve answers 404, the list
+    with `gone_as_failed` shows it failed)."""
     cache = ctx.state.cache
     assert cache is not None
     if job.kind == "hit":
@@ -650,7 +661,7 @@ def minted_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
         # Cached, or cached once and the entry is gone (purged, evicted): the latter
         # reads as expired, as a hit does.
         return video_from_entry(ctx, job, entry)
-    return _joined_video(job, source)
+    return _joined_video(job, source, gone_as_failed)
 
 
 async def retrieve(ctx: RequestContext) -> web.StreamResponse:

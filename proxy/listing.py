@@ -176,7 +176,9 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
                 upstream_seen=tuple((item["id"], _created(item)) for item in items),
             )
         obj["data"] = [
-            item if isinstance(item, dict) else _listed_video(ctx, item) for item in page.items
+            # A join whose upstream job is gone must not break the caller's whole list.
+            item if isinstance(item, dict) else minted_video(ctx, item, gone_as_failed=True)
+            for item in page.items
         ]
         obj["first_id"] = obj["data"][0]["id"] if page.items else None
         obj["last_id"] = obj["data"][-1]["id"] if page.items else None
@@ -186,29 +188,6 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
 
     query = _upstream_query(params, position.upstream_after)
     return await videos.list_videos(ctx, merge, query=query)
-
-
-def _listed_video(ctx: RequestContext, job: JobRecord) -> dict[str, Any]:
-    """A minted id as retrieve describes it; a join whose upstream job is gone (retrieve
-    answers 404) is listed as failed: one such id must not break the caller's list."""
-    try:
-        return minted_video(ctx, job)
-    except ProxyError as exc:
-        return {
-            "id": job.id,
-            "object": "video",
-            "model": job.model,
-            "status": "failed",
-            "progress": 0,
-            "created_at": int(job.created_at),
-            "completed_at": None,
-            "expires_at": None,
-            "prompt": job.prompt,
-            "size": job.size,
-            "seconds": job.seconds,
-            "remixed_from_video_id": job.request_params.get("remixed_from"),
-            "error": {"code": exc.code, "message": str(exc)},
-        }
 
 
 @dataclass
