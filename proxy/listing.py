@@ -58,12 +58,15 @@ class Position:
     """Where a page left each source: the upstream's cursor (None: its start) with that
     video's created_at, and the last minted key served (None: none yet). `upstream_seen`:
     the upstream videos the page listed, (id, created_at) in order, to fall back on when
-    the cursor video is deleted."""
+    the cursor video is deleted. `upstream_more`: the upstream had videos past its cursor
+    then, so an empty page after it now means the cursor video was deleted behind the
+    proxy's back."""
 
     upstream_after: str | None
     minted_after: Key | None
     upstream_created: int | None = None
     upstream_seen: tuple[tuple[str, int | None], ...] = ()
+    upstream_more: bool = False
 
     def saved(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class Position:
             "upstream_created": self.upstream_created,
             "minted_after": self.minted_after,
             "upstream_seen": self.upstream_seen,
+            "upstream_more": self.upstream_more,
         }
 
     @classmethod
@@ -83,6 +87,7 @@ class Position:
             (int(minted[0]), str(minted[1])) if minted else None,
             data.get("upstream_created"),
             tuple((str(i), c) for i, c in data.get("upstream_seen") or ()),
+            data.get("upstream_more") is True,
         )
 
 
@@ -151,13 +156,46 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
     position = await _position(ctx, cache, caller, params)
     if position is None:  # an upstream id the upstream does not know: its answer
         return await videos.list_videos(ctx, remixes)
+    try:
+        return await _merged_page(ctx, cache, caller, params, position, remixes, check=True)
+    except _CursorLost:
+        position = await _placed_again(ctx, params, position)
+        if params.after is not None:
+            cache.jobs.remember_cursor(caller.owner, params.order, params.after, position.saved())
+        return await _merged_page(ctx, cache, caller, params, position, remixes, check=False)
+
+
+class _CursorLost(Exception):
+    """The upstream does not know the cursor video the proxy continues its list from."""
+
+
+async def _merged_page(
+    ctx: RequestContext,
+    cache: CacheService,
+    caller: Caller,
+    params: ListParams,
+    position: Position,
+    remixes: Callable[[dict[str, Any]], None],
+    *,
+    check: bool,
+) -> web.StreamResponse:
+    """One page of both sources from `position`. With `check`, an upstream answer that
+    looks like a cursor the upstream does not know (404, or an empty page where the page
+    before said more were coming) raises _CursorLost instead of being served."""
     limit = params.limit or DEFAULT_LIMIT
+    lost_possible = check and position.upstream_after is not None
+
+    def refused(status: int) -> None:
+        if lost_possible and status == 404:
+            raise _CursorLost
 
     def merge(obj: dict[str, Any]) -> None:
         remixes(obj)
         items = obj.get("data")
         if not isinstance(items, list) or not all(_has_id(item) for item in items):
             return  # not a list of videos: the upstream's answer as it is
+        if lost_possible and position.upstream_more and not items:
+            raise _CursorLost
         upstream_more = obj.get("has_more") is True
         minted = cache.jobs.minted_after(
             caller.owner, caller.scope, params.order, position.minted_after, limit + 1
@@ -174,6 +212,7 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
                 upstream_after=last["id"] if last else position.upstream_after,
                 upstream_created=_created(last) if last else position.upstream_created,
                 upstream_seen=tuple((item["id"], _created(item)) for item in items),
+                upstream_more=upstream_more if items else position.upstream_more,
             )
         obj["data"] = [
             # A join whose upstream job is gone must not break the caller's whole list.
@@ -187,7 +226,29 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
             cache.jobs.remember_cursor(caller.owner, params.order, obj["last_id"], after.saved())
 
     query = _upstream_query(params, position.upstream_after)
-    return await videos.list_videos(ctx, merge, query=query)
+    return await videos.list_videos(ctx, merge, query=query, on_error=refused)
+
+
+async def _placed_again(ctx: RequestContext, params: ListParams, position: Position) -> Position:
+    """`position` after the upstream answered for its cursor as for an unknown one. The
+    video was deleted other than through the proxy (or the ones after it were, when it is
+    still there: the answer stands); its place is found again by time, from the start of
+    the client's order, as for a deleted video the proxy saw go (the videos of its second
+    may be listed twice, never skipped)."""
+    assert position.upstream_after is not None
+    created = await _upstream_created_at(ctx, params, position.upstream_after)
+    if created is not None or position.upstream_created is None:
+        return replace(position, upstream_more=False)
+    cursor = await _upstream_cursor_at(
+        ctx, params, position.upstream_created, False, newest_first=False
+    )
+    return replace(
+        position,
+        upstream_after=cursor[0] if cursor else None,
+        upstream_created=cursor[1] if cursor else None,
+        upstream_seen=(),
+        upstream_more=False,
+    )
 
 
 @dataclass
@@ -225,7 +286,8 @@ def _merge(
             j += 1
     more = upstream_more or i < len(upstream) or j < len(minted)
     if not i:  # the upstream's place, and the videos listed before it, stay as they were
-        upstream_at = position
+        # (videos on this page lie past the cursor: an empty page after it would be news)
+        upstream_at = replace(position, upstream_more=position.upstream_more or bool(upstream))
     else:
         last = upstream[i - 1]
         upstream_at = Position(
@@ -233,6 +295,7 @@ def _merge(
             position.minted_after,
             _created(last),
             tuple((str(item["id"]), _created(item)) for item in upstream[:i]),
+            upstream_more or i < len(upstream),
         )
     minted_after = (int(minted[j - 1].created_at), minted[j - 1].id) if j else position.minted_after
     if order == "desc" and upstream_at.upstream_created is not None and i:

@@ -110,13 +110,20 @@ def json_reply(
 
 
 Decorate = Callable[[dict[str, Any]], dict[str, str] | None]
+# Sees an upstream error status before it is relayed; raises to answer it otherwise.
+OnError = Callable[[int], None]
 
 
 async def enriched_json(
-    ctx: RequestContext, upstream: aiohttp.ClientResponse, decorate: Decorate | None = None
+    ctx: RequestContext,
+    upstream: aiohttp.ClientResponse,
+    decorate: Decorate | None = None,
+    on_error: OnError | None = None,
 ) -> web.Response:
     """A JSON route's upstream answer: errors relayed, success enriched with extra_fields."""
     if upstream.status >= 400:
+        if on_error is not None:
+            on_error(upstream.status)
         return await relay_error(ctx, upstream)
     obj, raw = await read_json(ctx, upstream)
     if not isinstance(obj, dict):

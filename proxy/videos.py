@@ -15,7 +15,7 @@ from proxy.bodies import CHUNK, RequestBody
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import upstream_request_headers, with_credentials
-from proxy.relay import Decorate, enriched_json, stream_response
+from proxy.relay import Decorate, OnError, enriched_json, stream_response
 
 
 async def forward_body(
@@ -64,6 +64,7 @@ async def json_route(
     raw_path_and_query: str | None = None,
     decorate: Decorate | None = None,
     method: str | None = None,
+    on_error: OnError | None = None,
 ) -> web.StreamResponse:
     """retrieve, delete and list: no body of interest, JSON back."""
     request = ctx.request
@@ -79,20 +80,23 @@ async def json_route(
             data=data,
             decompress=True,
         ) as upstream:
-            return await enriched_json(ctx, upstream, decorate)
+            return await enriched_json(ctx, upstream, decorate, on_error)
 
 
 async def list_videos(
-    ctx: RequestContext, decorate: Decorate | None = None, query: str | None = None
+    ctx: RequestContext,
+    decorate: Decorate | None = None,
+    query: str | None = None,
+    on_error: OnError | None = None,
 ) -> web.StreamResponse:
     """The upstream's list for the client's query, or for `query` in its place."""
     if ctx.state.settings.upstream_flavor == "bifrost":
         provider = ctx.state.settings.upstream_provider
         query = bifrost.list_query(ctx.query_string if query is None else query, provider)
     if query is None:
-        return await json_route(ctx, decorate=decorate)  # exactly as sent
+        return await json_route(ctx, decorate=decorate, on_error=on_error)  # exactly as sent
     path = ctx.raw_path.split("?", 1)[0]
-    return await json_route(ctx, f"{path}?{query}" if query else path, decorate)
+    return await json_route(ctx, f"{path}?{query}" if query else path, decorate, on_error=on_error)
 
 
 class _LimitedStream:

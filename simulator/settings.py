@@ -21,6 +21,7 @@ FAULT_FIELDS: dict[str, type] = {
     "content_bytes": int,
     "content_rate": int,
     "asset_ttl": int,
+    "unknown_cursor_404": bool,
 }
 
 
@@ -45,6 +46,9 @@ class SimulatorSettings:
     # Each video visible only to the Authorization and OpenAI-Project that created it (as
     # OpenAI keeps each key's and project's videos apart); others get 404.
     per_key: bool = False
+    # A list cursor it does not know (a deleted video) answers 404, as a gateway that looks
+    # the cursor up may, instead of OpenAI-style's empty page.
+    unknown_cursor_404: bool = False
     # Every Nth request answers 429 (0 disables).
     rate_limit_every: int = 0
     slow_ms: int = 0

@@ -171,6 +171,10 @@ async def list_videos(request: web.Request, state: SimulatorState) -> web.Respon
     after = query.get("after")
     if after is not None:
         ids = [job.id for job in jobs]
+        if after not in ids and settings.unknown_cursor_404:
+            return error_response(
+                request, settings, 404, f"No video found with id '{after}'.", param="after"
+            )
         # An unknown cursor (e.g. a deleted video) yields an empty page rather than an error.
         jobs = jobs[ids.index(after) + 1 :] if after in ids else []
     page = jobs[:limit]

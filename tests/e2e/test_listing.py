@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import aiohttp
 import openai
+import pytest
 from aiohttp.test_utils import TestServer
 
 from simulator.state import SIM_STATE
@@ -372,3 +373,63 @@ async def test_a_hit_made_during_a_newest_first_listing_does_not_land_mid_list(
     # Newest first, the listing has passed the place of a hit made now.
     assert await walk(proxy, "limit=1", first["last_id"]) == [earlier.id, old]
     await alice.close()
+
+
+async def delete_upstream(sim: TestServer, video_id: str, key: str = "sk-alice") -> None:
+    """A delete the proxy never sees: straight at the upstream."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.delete(
+            sim.make_url(f"/v1/videos/{video_id}"), headers={"Authorization": f"Bearer {key}"}
+        ) as resp,
+    ):
+        assert resp.status == 200
+
+
+@pytest.mark.parametrize("answers_404", [False, True], ids=["empty-page", "404"])
+async def test_a_cursor_video_deleted_behind_the_proxys_back_loses_nothing_else(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, answers_404: bool
+) -> None:
+    # Page 1 ends at a hit; the proxy continues the upstream's list after the newest video,
+    # which is then deleted at the upstream directly. The upstream answers for that cursor
+    # as for one it never knew: an empty page (OpenAI-style) or a 404 (a gateway).
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, _ = await mixed_history(proxy, sim)
+    sim.app[SIM_STATE].settings.unknown_cursor_404 = answers_404
+    status, first = await get_list(proxy, "limit=2")
+    assert status == 200 and [v["id"] for v in first["data"]] == expected[:2]
+    await delete_upstream(sim, expected[0])
+
+    def lookups() -> int:
+        return sum(r.raw_path == f"/v1/videos/{expected[0]}" for r in sim_requests(sim))
+
+    before = lookups()
+    assert await walk(proxy, "limit=2", first["last_id"]) == expected[2:]
+    assert lookups() == before + 1  # the proxy checked the video is gone
+    # Walked again, the cursor's new place is remembered: not looked up again.
+    assert await walk(proxy, "limit=2", first["last_id"]) == expected[2:]
+    assert lookups() == before + 1
+    # The upstream's own answer still stands for a cursor the proxy never served.
+    status, page = await get_list(proxy, "after=video_unknown")
+    assert (status, page.get("data")) == ((404, None) if answers_404 else (200, []))
+
+
+async def test_an_empty_upstream_page_that_is_its_real_end_is_served(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # The upstream videos after the cursor were deleted, not the cursor: nothing is placed
+    # again, and the hits still to come are served.
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    expected, hits = await mixed_history(proxy, sim)
+    ascending = expected[::-1]  # old1, old2, old3, hit, hit, newest
+    status, first = await get_list(proxy, "order=asc&limit=3")
+    assert status == 200 and [v["id"] for v in first["data"]] == ascending[:3]
+    await delete_upstream(sim, ascending[-1])
+    before = len(sim_requests(sim))
+    assert await walk(proxy, "order=asc&limit=3", first["last_id"]) == hits
+    # The empty page made the proxy check its cursor video (there), then serve the page.
+    paths = [r.raw_path for r in sim_requests(sim)[before:]]
+    assert paths.count(f"/v1/videos/{ascending[2]}") == 1
+    assert not [p for p in paths if "limit=100" in p]  # nothing placed again by time
