@@ -53,7 +53,8 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
 - filler used as content ("a video game", "a crime scene", "a sculptor creating"), and
   two nouns naming one thing swapped or re-attached ("race car" / "car race", "a tall
   tree beside a tiny house" / "a tall house beside a tiny tree", "a smiling woman holding
-  a baby" / "a woman holding a smiling baby");
+  a baby" / "a woman holding a smiling baby", also past a colour, a style, weather or a
+  time of day: "a red apple on a shiny table" / "a shiny red apple on a table");
 - whom a "with" / "carrying" / "holding" / "wearing" phrase describes ("a woman with an
   umbrella talks to a man" / "a woman talks to a man with an umbrella"): the nearest noun
   before it that is not a place; and which thing a participle describes ("a cat sleeping
@@ -1720,14 +1721,32 @@ def _modifier(word: str) -> bool:
     )
 
 
+# Kinds of word that stack before a noun with a modifier ("a shiny red apple", "a rusty
+# vintage truck", "a quiet night street"), so the modifier still describes that noun.
+_STACKED = frozenset(("colour", "style", "weather/season", "time of day"))
+
+
+def _stacked(word: str) -> bool:
+    """A word of a kind in _STACKED, but not a verb a style shares its stem with ("a woman
+    painting walls" paints them)."""
+    return bool(word) and _kind(word) in _STACKED and word not in _ACTION_SET
+
+
 def _adjacent(tokens: list[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
     """A word and the thing named right after it ("race car", "yellow taxi", "smiling
-    baby"), with both as written."""
-    return [
-        (a, b, first, second)
-        for (a, first), (b, second) in itertools.pairwise(tokens)
-        if _modifier(a) and _plain(b)
-    ]
+    baby"), with both as written; past colours, styles, weather and times of day, which
+    describe the same thing: "shiny" in "a shiny red apple" is the apple's, so "a red apple
+    on a shiny table" has moved it onto the table."""
+    found = []
+    for index, (a, first) in enumerate(tokens):
+        if not _modifier(a):
+            continue
+        after = index + 1
+        while after < len(tokens) and _stacked(tokens[after][0]):
+            after += 1
+        if after < len(tokens) and _plain(tokens[after][0]):
+            found.append((a, tokens[after][0], first, tokens[after][1]))
+    return found
 
 
 def _compound_split(whole: list[tuple[str, str]], split: list[tuple[str, str]]) -> str | None:
