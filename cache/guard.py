@@ -57,8 +57,10 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   time of day: "a red apple on a shiny table" / "a shiny red apple on a table");
 - whom a "with" / "carrying" / "holding" / "wearing" phrase describes ("a woman with an
   umbrella talks to a man" / "a woman talks to a man with an umbrella"): the nearest noun
-  before it that is not a place; and which thing a participle describes ("a cat sleeping
-  beside a dog" / "a cat beside a sleeping dog"), where that can be told;
+  before it that is not a place, where a person or an animal after a place word or "to"
+  is no place ("a girl walks by a boy with a scarf"); and which thing a participle
+  describes ("a cat sleeping beside a dog" / "a cat beside a sleeping dog", "a man talking
+  to a woman dressed in black"), where that can be told;
 - who is named more often ("..., the tortoise wins" / "..., the hare wins"), whose
   ("the dog's owner" / "the owner's dog"), and what has not happened yet ("about to
   jump" / "jumping");
@@ -949,6 +951,200 @@ _ACTIONS = (
     "drum",
 )
 
+# People and animals: what wears, holds or does something. A being named after a place word
+# is someone the phrase after it may describe ("a girl walks by a boy with a scarf"), and a
+# compound naming one is a kind of being, not a being somewhere ("a sea lion", "a snow man").
+_BEINGS = (
+    "person",
+    "people",
+    "man",
+    "woman",
+    "boy",
+    "girl",
+    "child",
+    "baby",
+    "toddler",
+    "teenager",
+    "teen",
+    "adult",
+    "father",
+    "mother",
+    "parent",
+    "son",
+    "daughter",
+    "brother",
+    "sister",
+    "husband",
+    "wife",
+    "grandfather",
+    "grandmother",
+    "friend",
+    "stranger",
+    "family",
+    "king",
+    "queen",
+    "prince",
+    "princess",
+    "knight",
+    "soldier",
+    "warrior",
+    "chef",
+    "waiter",
+    "waitress",
+    "doctor",
+    "nurse",
+    "teacher",
+    "student",
+    "farmer",
+    "fisherman",
+    "sailor",
+    "pilot",
+    "driver",
+    "rider",
+    "dancer",
+    "singer",
+    "musician",
+    "guitarist",
+    "drummer",
+    "pianist",
+    "violinist",
+    "artist",
+    "painter",
+    "sculptor",
+    "photographer",
+    "worker",
+    "builder",
+    "officer",
+    "policeman",
+    "firefighter",
+    "astronaut",
+    "scientist",
+    "athlete",
+    "player",
+    "runner",
+    "swimmer",
+    "surfer",
+    "skier",
+    "skater",
+    "skateboarder",
+    "cyclist",
+    "climber",
+    "hiker",
+    "boxer",
+    "pirate",
+    "cowboy",
+    "ninja",
+    "samurai",
+    "viking",
+    "wizard",
+    "witch",
+    "clown",
+    "monk",
+    "priest",
+    "bride",
+    "groom",
+    "tourist",
+    "robot",
+    "zombie",
+    "vampire",
+    "alien",
+    "elf",
+    "fairy",
+    "angel",
+    "mermaid",
+    "dog",
+    "puppy",
+    "cat",
+    "kitten",
+    "horse",
+    "pony",
+    "donkey",
+    "cow",
+    "bull",
+    "calf",
+    "pig",
+    "sheep",
+    "lamb",
+    "goat",
+    "chicken",
+    "hen",
+    "rooster",
+    "duck",
+    "goose",
+    "swan",
+    "bird",
+    "eagle",
+    "hawk",
+    "owl",
+    "parrot",
+    "penguin",
+    "pigeon",
+    "crow",
+    "flamingo",
+    "peacock",
+    "hummingbird",
+    "shark",
+    "whale",
+    "dolphin",
+    "octopus",
+    "seal",
+    "lion",
+    "tiger",
+    "leopard",
+    "cheetah",
+    "panther",
+    "jaguar",
+    "bear",
+    "panda",
+    "wolf",
+    "fox",
+    "deer",
+    "moose",
+    "rabbit",
+    "bunny",
+    "hare",
+    "squirrel",
+    "mouse",
+    "rat",
+    "hamster",
+    "monkey",
+    "gorilla",
+    "chimpanzee",
+    "elephant",
+    "giraffe",
+    "zebra",
+    "rhinoceros",
+    "hippopotamus",
+    "camel",
+    "kangaroo",
+    "koala",
+    "sloth",
+    "otter",
+    "beaver",
+    "raccoon",
+    "hedgehog",
+    "frog",
+    "toad",
+    "turtle",
+    "tortoise",
+    "snake",
+    "lizard",
+    "crocodile",
+    "alligator",
+    "dragon",
+    "dinosaur",
+    "unicorn",
+    "butterfly",
+    "bee",
+    "ant",
+    "spider",
+    "ladybug",
+    "snail",
+    "crab",
+    "lobster",
+    "jellyfish",
+)
+
 
 def _stemmed(words: tuple[str, ...]) -> frozenset[str]:
     return frozenset(_stem(w) for w in words)
@@ -978,6 +1174,7 @@ _CATEGORY_OF = {
     word: name for name, members in reversed(_CATEGORY_SETS.items()) for word in members
 }
 _ACTION_SET = frozenset(_CANONICAL.get(_stem(w), _stem(w)) for w in _ACTIONS)
+_BEING_SET = frozenset(_CANONICAL.get(_stem(w), _stem(w)) for w in _BEINGS)
 
 
 # -- analysis ------------------------------------------------------------------------------
@@ -1908,6 +2105,13 @@ _PLACE_WORDS = frozenset(
 )
 # Words that start a phrase describing the nearest person or thing before it.
 _ATTACHING = frozenset(("with", "carrying", "holding", "wearing"))
+# What carries the one named before it: "a man on a horse with a sword" is the man's sword.
+_CARRIERS = frozenset(("in", "on", "inside", "into", "onto", "atop", "within", "upon"))
+# After these a person or an animal is someone of their own, whom a phrase or participle
+# after it describes ("walks by a boy with a scarf", "talks to a woman dressed in black",
+# "stares at a dog sleeping on the couch"), not only where the one before it is: any place
+# word or preposition but a carrier and "with" (what the one before has).
+_COMPANION_AFTER = (_PLACE_WORDS | frozenset(_PREPOSITIONS)) - _CARRIERS - _ATTACHING
 
 
 def _attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -1915,37 +2119,45 @@ def _attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     in its phrase that is not a place ("a woman with an umbrella talks to a man"). Besides
     with/carrying/holding/wearing, a participle right after its noun attaches too: "a dog
     covered in mud next to a cat" (the dog's mud), "a woman reading a book next to a man"
-    (she reads)."""
+    (she reads). A person or an animal after a place word or "to" is no place ("a girl
+    walks by a boy with a scarf": his), unless it carries the one before ("a man on a
+    horse with a sword": the man's)."""
     out: dict[tuple[str, str], str] = {}
     owner = ""
     previous = ""  # the last word that is not a stopword
     place = False  # the last preposition seen names a place
+    introducer = ""  # the last place word or preposition seen, as written
     pending: str | None = None
     for word, written in tokens:
         if not word or word in _BREAK_SET:
-            owner, previous, place, pending = "", "", False, None
+            owner, previous, place, pending, introducer = "", "", False, None, ""
             continue
         participle = _is_past(written) or (written.endswith("ing") and word in _ACTION_SET)
         if written in _ATTACHING or (
             participle and owner and previous == owner and pending is None
         ):
-            pending, place, previous = written, False, word
+            pending, place, previous, introducer = written, False, word, ""
             continue
+        if written in _COMPANION_AFTER or written in _CARRIERS:
+            introducer = written
         if written in _PLACE_WORDS:
             place = True
             continue
         if word in _STOP or word in _FILL or word in _NEG:
             continue
+        companion = word in _BEING_SET and introducer in _COMPANION_AFTER
         if pending is not None and _modifier(word) and word not in _ACTION_SET:
             if owner:
                 out.setdefault((pending, word), owner)
+            if companion:
+                owner = word  # "talking to a woman dressed in black": hers
             pending, previous = None, word
             continue
         if _plain(word) and word not in _ACTION_SET:
-            if not place:
+            if not place or companion:
                 owner = word
         elif word in _ACTION_SET:
-            place = False
+            place, introducer = False, ""
         previous = word
     return out
 
@@ -2003,7 +2215,8 @@ def _verb_form(written: str) -> bool:
 def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
     """The thing named right before tokens[index] (adverbs and "that is" skipped), or ""
     when there is none or it is the object of a preposition: in "a man with a dog walking"
-    or "a woman in a blue dress walking" the walker is the man, the woman."""
+    or "a woman in a blue dress walking" the walker is the man, the woman. A person or an
+    animal after a place word or "to" is the exception (see _COMPANION_AFTER)."""
     j = index - 1
     while j >= 0 and (_adverb(tokens[j][1]) or tokens[j][1] in _RELATIVE):
         j -= 1
@@ -2020,6 +2233,8 @@ def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
         )
     ):
         k -= 1
+    if k >= 0 and tokens[k][1] in _COMPANION_AFTER and tokens[j][0] in _BEING_SET:
+        return tokens[j][0]  # "a cat staring at a dog sleeping on the couch": the dog sleeps
     if k >= 0 and (
         tokens[k][1] in _ATTACHING
         or tokens[k][1] in ("and", "or")  # "a man and a woman dancing": both may be
