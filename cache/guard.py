@@ -66,9 +66,12 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   jump" / "jumping");
 - the same words joined into other things: a compound spelt out with more than a place
   ("a butterfly knife" / "a knife with a butterfly", "a sheep dog" / "a dog herding
-  sheep"; "a mountain lake" / "a lake in the mountains" passes), a hyphenated
-  noun-participle compound on one side only ("a man-eating shark" / "a man eating
-  shark"), and one thing or two ("a black-and-white cat" / "a black cat and a white cat").
+  sheep"; "a beach house" / "a house at the beach" passes, while "in" or "on" are a
+  relation on one side only: "a mountain lake" / "a lake in the mountains"), or with a
+  place when it names a person or an animal ("a sea lion" / "a lion at sea", "a snow man"
+  / "a man in the snow"), a hyphenated noun-participle compound on one side only ("a
+  man-eating shark" / "a man eating shark"), and one thing or two ("a black-and-white
+  cat" / "a black cat and a white cat").
 
 What still passes is what a paraphrase changes: phrase order, inflection (walks /
 walking), synonyms and British spellings from a small table (car / automobile, big /
@@ -1950,10 +1953,17 @@ def _compound_split(whole: list[tuple[str, str]], split: list[tuple[str, str]]) 
     """Two nouns naming one thing on one side ("a butterfly knife", "a dog house") and,
     on the other, the second before the first with more than a place between them ("a
     knife with a butterfly on it", "a house with a dog"): another thing. A place is how a
-    paraphrase spells some compounds out ("a mountain lake" / "a lake in the mountains")."""
+    paraphrase spells some compounds out ("a beach house" / "a house at the beach"), but
+    not those naming a person or an animal: "a sea lion" is no lion at sea, "a snow man"
+    no man in the snow (those are kinds of being; a place says where one is)."""
     for (a, first), (b, second) in itertools.pairwise(whole):
-        # Things, or materials and media naming one ("a pencil case", "a clay pot").
-        if not all(w and w not in _STOP and w not in _FILL and _kind(w) in _THINGS for w in (a, b)):
+        # Things, or materials and media naming one ("a pencil case", "a clay pot"), or
+        # weather naming a being ("a snow man", "a snow leopard"; a season only says when).
+        things = all(
+            w and w not in _STOP and w not in _FILL and _kind(w) in _THINGS for w in (a, b)
+        )
+        weather = _kind(a) == "weather/season" and a not in _SEASONS and b in _BEING_SET
+        if not (things or weather):
             continue
         if _is_past(first) or first.endswith("ing") or _adverb(first) or _adverb(second):
             continue
@@ -1966,13 +1976,32 @@ def _compound_split(whole: list[tuple[str, str]], split: list[tuple[str, str]]) 
         between = [t for _, t in split[where_b[0] + 1 : where_a[0]]]
         if set(between) <= _RELATIVE or any(not w for w, _ in split[where_b[0] : where_a[0]]):
             continue  # "a lake that is frozen" is the same lake; a phrase moved past a break
-        if between and not any(t in _PLACE_WORDS for t in between):
+        if not between:
+            continue
+        # Only the place phrase right after the being: in "a dog runs on the beach" (for
+        # "on the beach dogs ...") the place is where a dog runs, not a compound spelt out.
+        being = b in _BEING_SET and _place_phrase(split[where_b[0] + 1 : where_a[0]])
+        if being or not any(t in _PLACE_WORDS for t in between):
             words = " ".join(t for _, t in split[where_b[0] : where_a[0] + 1])
             return f"subject differs: {first} {second} vs {words}"
     return None
 
 
+def _place_phrase(tokens: list[tuple[str, str]]) -> bool:
+    """A place word and its noun's determiners and modifiers ("in the", "at", "at the
+    open"): all that stands between a thing and the noun of a phrase after it."""
+    return (
+        bool(tokens)
+        and tokens[0][1] in _PLACE_WORDS
+        and all(
+            written in _DETERMINERS or (_modifier(word) and not _verb_form(written))
+            for word, written in tokens[1:]
+        )
+    )
+
+
 _THINGS = frozenset(("content", "style"))
+_SEASONS = _stemmed(("spring", "summer", "autumn", "winter"))
 # Nouns that end like an adverb.
 _LY_NOUNS = frozenset(
     ("family", "lily", "belly", "jelly", "holly", "bully", "ally", "rally", "gully", "assembly")

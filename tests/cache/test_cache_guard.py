@@ -604,3 +604,43 @@ def test_a_phrase_moved_to_a_being_after_a_place_word_is_rejected(
 def test_a_phrase_kept_on_its_being_passes(requested: str, cached: str) -> None:
     assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
     assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+
+
+# A compound naming a person or an animal spelt out with a place word: a kind of being is
+# not a being somewhere. Compounds naming things, and a season or a time of day before a
+# being, keep passing when spelt out with a place (as "in" / "on" phrases do not: the
+# relation check rejects those on one side only, "a mountain lake" / "a lake in the
+# mountains" included).
+BEING_COMPOUND_SHOULD_REJECT = [
+    ("a snow man", "a man in the snow"),
+    ("a sea lion", "a lion at sea"),
+    ("a sea lion on the rocks", "a lion at sea on the rocks"),
+    ("a sea horse near a reef", "a horse at sea near a reef"),
+    ("a snow leopard on a rock", "a leopard in the snow on a rock"),
+    ("a snowy owl on a branch", "an owl in the snow on a branch"),
+]
+
+BEING_COMPOUND_SHOULD_PASS = [
+    ("a beach house", "a house at the beach"),
+    ("a snowy mountain", "a mountain in the snow"),
+    ("a rainy street", "a street in the rain"),
+    ("a sunset surfer", "a surfer at sunset"),
+    ("a winter swimmer", "a swimmer in winter"),
+    ("a sea lion on a rock", "on a rock, a sea lion"),
+    ("a man in the snow", "in the snow, a man"),
+    ("in the snow a man builds a fort", "a man in the snow builds a fort"),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), BEING_COMPOUND_SHOULD_REJECT)
+def test_a_kind_of_being_spelt_out_with_a_place_is_rejected(requested: str, cached: str) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        verdict = check_near_miss(a, b)
+        assert not verdict.ok, (a, b)
+        assert verdict.reason is not None and verdict.reason.startswith("subject"), verdict.reason
+
+
+@pytest.mark.parametrize(("requested", "cached"), BEING_COMPOUND_SHOULD_PASS)
+def test_a_thing_spelt_out_with_a_place_passes(requested: str, cached: str) -> None:
+    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
+    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
