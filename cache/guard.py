@@ -70,8 +70,9 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   relation on one side only: "a mountain lake" / "a lake in the mountains"), or with a
   place when it names a person or an animal ("a sea lion" / "a lion at sea", "a snow man"
   / "a man in the snow"), a hyphenated noun-participle compound on one side only ("a
-  man-eating shark" / "a man eating shark"), and one thing or two ("a black-and-white
-  cat" / "a black cat and a white cat").
+  man-eating shark" / "a man eating shark"), one thing or two ("a black-and-white cat" /
+  "a black cat and a white cat"), and what a picture or likeness shows ("a photo of a man
+  holding a cat" / "a man holding a photo of a cat").
 
 What still passes is what a paraphrase changes: phrase order, inflection (walks /
 walking), synonyms and British spellings from a small table (car / automobile, big /
@@ -2046,6 +2047,82 @@ def _hyphen_conflict(want_text: str, have_text: str) -> str | None:
     return None
 
 
+# Pictures and likenesses of something: what follows their "of" is in the picture, the rest
+# of the prompt around it ("a man holding a photo of a cat": the man is real, the cat is not).
+_DEPICTIONS = (
+    "photo",
+    "photograph",
+    "picture",
+    "painting",
+    "drawing",
+    "sketch",
+    "illustration",
+    "portrait",
+    "poster",
+    "postcard",
+    "mural",
+    "statue",
+    "sculpture",
+    "figurine",
+    "carving",
+    "model",
+    "replica",
+    "tattoo",
+    "image",
+    "video",
+    "film",
+    "movie",
+    "clip",
+    "footage",
+)
+_DEPICTION_SET = frozenset(_CANONICAL.get(_stem(w), _stem(w)) for w in _DEPICTIONS)
+# Where the clause a picture is named in ends (besides punctuation).
+_SCENE_BREAKS = frozenset((_SEQUENCE_MARKER, "while", "but", "when", "as"))
+
+
+def _depictions(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """(picture, what it shows) for each picture or likeness followed by "of": the things
+    named after it up to the end of its clause, sorted ("a photo of a man holding a cat"
+    shows a man and a cat, "a man holding a photo of a cat" only the cat). Not where they
+    are, which a paraphrase moves in and out ("a poster of a dog on a wall" / "on a wall,
+    a poster of a dog"), nor actions and the colours, styles, times... that may be the
+    whole video's ("a slow motion video of a dog running")."""
+    found: Counter[tuple[str, str]] = Counter()
+    for index, (word, _) in enumerate(tokens[:-1]):
+        if word not in _DEPICTION_SET or tokens[index + 1][1] != "of":
+            continue
+        shown: set[str] = set()
+        placed = False  # in a phrase after a place word or a preposition
+        for after, written in tokens[index + 2 :]:
+            if not after or after in _SCENE_BREAKS:
+                break
+            if written in _PLACE_WORDS or _kind(after) == "relation":
+                placed = True
+            elif after in _ACTION_SET or _verb_form(written) or written in ("and", "or"):
+                placed = False  # "a dog on a beach | chasing a ball", "... | and a cat"
+            elif _plain(after) and not placed:
+                shown.add(after)
+        found[(word, " ".join(sorted(shown)))] += 1
+    return found
+
+
+def _depiction_conflict(
+    want: Counter[tuple[str, str]], have: Counter[tuple[str, str]]
+) -> str | None:
+    """A picture showing other things on one side than on the other. Only pictures
+    followed by "of" on both sides are compared: "a photo of a cat" / "a cat" is a
+    wrapper dropped, as "a video of" is."""
+    for word in sorted({w for w, _ in want} & {w for w, _ in have}):
+        a = Counter({shown: n for (w, shown), n in want.items() if w == word})
+        b = Counter({shown: n for (w, shown), n in have.items() if w == word})
+        if a != b:
+            return (
+                f"subject differs: {word} of {' / '.join(sorted(a.elements()))} vs "
+                f"{word} of {' / '.join(sorted(b.elements()))}"
+            )
+    return None
+
+
 def _introduced(tokens: list[tuple[str, str]]) -> Counter[str]:
     """How many times each noun is introduced by "a", "an" or "another" (over modifiers and
     "and" between them): "a black cat and a white cat" is two cats, "a black-and-white cat"
@@ -2352,10 +2429,14 @@ def _joining_conflict(
     """The same words joined into other things: a compound spelt out with more than a
     place ("a butterfly knife" / "a knife with a butterfly"), a hyphenated compound on one
     side only ("a man-eating shark"), one thing or two ("a black-and-white cat" / "a black
-    cat and a white cat")."""
+    cat and a white cat"), a picture of another thing ("a photo of a man holding a cat" /
+    "a man holding a photo of a cat")."""
     split = _compound_split(want_tokens, have_tokens) or _compound_split(have_tokens, want_tokens)
     if split is not None:
         return split
+    depicted = _depiction_conflict(_depictions(want_tokens), _depictions(have_tokens))
+    if depicted is not None:
+        return depicted
     hyphens = _hyphen_conflict(requested.casefold(), cached.casefold())
     if hyphens is not None:
         return hyphens

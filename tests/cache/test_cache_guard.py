@@ -644,3 +644,46 @@ def test_a_kind_of_being_spelt_out_with_a_place_is_rejected(requested: str, cach
 def test_a_thing_spelt_out_with_a_place_passes(requested: str, cached: str) -> None:
     assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
     assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+
+
+# A role moved through a picture or likeness: what follows "a photo of" is in the photo.
+DEPICTION_SHOULD_REJECT = [
+    ("a photo of a man holding a cat", "a man holding a photo of a cat"),
+    ("a painting of a woman holding a dog", "a woman holding a painting of a dog"),
+    ("a picture of a girl hugging a bear", "a girl hugging a picture of a bear"),
+    ("a drawing of a boy feeding a horse", "a boy feeding a drawing of a horse"),
+    ("a poster of a singer with a guitar", "a singer with a poster of a guitar"),
+    ("a statue of a soldier beside a horse", "a soldier beside a statue of a horse"),
+    ("a video of a man watching a dog", "a man watching a video of a dog"),
+]
+
+DEPICTION_SHOULD_PASS = [
+    ("a photo of a man holding a cat", "a picture of a man who is holding a cat"),
+    ("a man holding a photo of a cat", "a man holds a photo of a cat"),
+    ("a statue of a lion in a park", "in a park, a statue of a lion"),
+    ("a poster of a dog on a wall", "on a wall, a poster of a dog"),
+    ("a video of a man and a woman dancing", "a video of a woman and a man dancing"),
+    ("a slow motion video of a dog running", "a video of a dog running, slow motion"),
+    ("a photo of a cup of coffee on a table", "on a table, a photo of a cup of coffee"),
+    ("a cinematic video of a cat sleeping on a couch", "a video of a cat that sleeps on a sofa"),
+    ("a video of a dog running on a beach", "a video of a dog on a beach running"),
+    ("a video of a chef cooking in a kitchen", "a video of a chef in a kitchen cooking"),
+    (
+        "a video of a dog running and a cat sleeping",
+        "a video of a cat sleeping and a dog running",
+    ),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), DEPICTION_SHOULD_REJECT)
+def test_a_role_moved_through_a_picture_is_rejected(requested: str, cached: str) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        verdict = check_near_miss(a, b)
+        assert not verdict.ok, (a, b)
+        assert verdict.reason is not None and verdict.reason.startswith("subject"), verdict.reason
+
+
+@pytest.mark.parametrize(("requested", "cached"), DEPICTION_SHOULD_PASS)
+def test_a_picture_showing_the_same_passes(requested: str, cached: str) -> None:
+    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
+    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
