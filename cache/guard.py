@@ -9,6 +9,9 @@ light normalisation and rejects the match when any of these differ:
 - colours, time of day, weather and season, camera work, visual style, directions
 - any remaining content word (subjects, objects, actions, settings, details)
 
+Counts and the word lists are compared as multisets: a long prompt often names one colour
+or number for two things, and changing one of them keeps the set of values.
+
 Then, with the same words on both sides, it compares their order, because "a cat chasing
 a dog" / "a dog chasing a cat" and "a red ball and a blue cube" / "a blue ball and a red
 cube" use the same words (cosine 0.97-0.99) for different videos. A paraphrase reorders
@@ -42,6 +45,7 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
 - text written in the video or unreadable to the word lists, verbatim and in order:
   quoted text (its case kept by cache/normalize.py), numbers with a sign, currency, unit
   or inner punctuation ("-5°C", "$50", "98-87", "5:30"), words in other scripts, emoji;
+- on or off, as a particle ("streetlights blink on") or anywhere ("off"), counted;
 - the small words of place and direction ("in" / "on", "to" / "from", "by"), gendered
   pronouns in order, also when only one prompt has any ("his" / "her", "he holds her hand"
   / "she holds his hand", "riding her bike" / "riding a bike");
@@ -92,7 +96,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from cache.normalize import normalize_prompt, quoted_spans
@@ -1186,10 +1190,13 @@ _BEING_SET = frozenset(_CANONICAL.get(_stem(w), _stem(w)) for w in _BEINGS)
 
 @dataclass(frozen=True)
 class _Analysis:
-    counts: frozenset[str]
+    # Counts and category words are compared as multisets: in a long prompt the same colour
+    # or number often describes two things, and changing one of them ("a red bus ... red
+    # boots" / "a yellow bus ... red boots") leaves the set of colours as it was.
+    counts: Counter[str]
     negated: frozenset[str]
     negations: int
-    categories: dict[str, frozenset[str]]
+    categories: dict[str, Counter[str]]
     content: frozenset[str]
 
 
@@ -1215,6 +1222,8 @@ def _normalized_tokens(text: str) -> list[tuple[str, str]]:
             out.append((_SEQUENCE_MARKER, token))  # ", next a dog runs out"; not "the next car"
         else:
             stem = _stem(token)
+            if stem in _NEG and token not in _NEG:
+                stem += "~"  # "notes", "noted" stem to "not": a note, never a negation
             out.append((_CANONICAL.get(stem, stem), token))
     return out
 
@@ -1233,10 +1242,10 @@ def _words(prompt: str) -> list[str]:
 
 def _analyse(tokens: list[tuple[str, str]]) -> _Analysis:
     words = [word for word, _ in tokens if word]
-    counts: set[str] = set()
+    counts: Counter[str] = Counter()
     negated: set[str] = set()
     negations = 0
-    found: dict[str, set[str]] = {name: set() for name in _CATEGORY_SETS}
+    found: dict[str, Counter[str]] = {name: Counter() for name in _CATEGORY_SETS}
     content: set[str] = set()
     pending_negation = False
     for word in words:
@@ -1250,23 +1259,26 @@ def _analyse(tokens: list[tuple[str, str]]) -> _Analysis:
             negated.add(word)  # the first content word after a negator is what it negates
             pending_negation = False
         if _NUMBER.fullmatch(word) or word in _QUANT:
-            counts.add(word)
+            counts[word] += 1
             continue
         category = _CATEGORY_OF.get(word)
         if category is not None:
-            found[category].add(word)
+            found[category][word] += 1
         else:
             content.add(word)
     return _Analysis(
-        counts=frozenset(counts),
+        counts=counts,
         negated=frozenset(negated),
         negations=negations,
-        categories={name: frozenset(values) for name, values in found.items()},
+        categories=found,
         content=frozenset(content),
     )
 
 
-def _describe(a: frozenset[str], b: frozenset[str]) -> str:
+def _describe(a: Collection[str], b: Collection[str]) -> str:
+    """Both sides' words; for multisets, the occurrences one side has more of."""
+    if isinstance(a, Counter) and isinstance(b, Counter):
+        a, b = list((a - b).elements()), list((b - a).elements())
     return f"{' '.join(sorted(a)) or '-'} vs {' '.join(sorted(b)) or '-'}"
 
 
@@ -1709,6 +1721,31 @@ def _relations(tokens: list[tuple[str, str]]) -> Counter[str]:
         if not head or (not _plain(head) and not _NUMBER.fullmatch(head)):
             continue  # a particle ("zoom in", "the lights on") or before a category word
         found[relation] += 1
+    return found
+
+
+# Words after which an "on" ends its phrase ("the lights stay on now").
+_STRANDED = frozenset(("again", "now", "too", "still", "already", "as", "when", "while"))
+
+
+def _switches(tokens: list[tuple[str, str]]) -> Counter[str]:
+    """How often something is off, or on as a particle ("streetlights blink on", "her
+    helmet on,"): _relations leaves particles out, and "off" in a long prompt is often
+    there already ("a locked-off tripod"), so one light switched the other way changes
+    neither the words nor the relations."""
+    found: Counter[str] = Counter()
+    for index, (_, written) in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else ("", "")
+        # Not heading a phrase: a break, a conjunction or another preposition comes next
+        # ("the lights on in the morning").
+        particle = (
+            not following[0]
+            or following[0] in _BREAK_SET
+            or following[1] in _PREPOSITIONS
+            or following[1] in _STRANDED
+        )
+        if written == "off" or (written == "on" and particle):
+            found[written] += 1
     return found
 
 
@@ -2390,6 +2427,9 @@ def _surface_conflict(
         return f"relation differs: {' '.join(sorted(want_relations.elements())) or '-'} vs " + (
             " ".join(sorted(have_relations.elements())) or "-"
         )
+    want_switches, have_switches = _switches(want_tokens), _switches(have_tokens)
+    if want_switches != have_switches:
+        return f"state differs: {_describe(want_switches, have_switches)}"
     conflict = _form_conflict(_forms(want_tokens), _forms(have_tokens))
     if conflict is not None:
         return conflict
