@@ -7,7 +7,9 @@ Each pair is {"a", "b", "label", "kind"}. "hit" pairs ask for the same video in 
 negatives that change one thing that changes the video (kinds: subject, colour, count,
 action, setting, camera, style, time, weather, negation). Some synonyms used here are
 deliberately NOT in the guard's synonym table, so recall is not measured on words the
-guard was written for only. Hand-written pairs are appended from HANDWRITTEN.
+guard was written for only. Hand-written pairs are appended from HANDWRITTEN, then the
+pairs the red-team rounds added (eval_pairs_rounds.jsonl: written anew after each round,
+not copied from its sets; since round 5 they include long prompts of several sentences).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 SEED = 20240611
 OUT = Path(__file__).with_name("eval_pairs.jsonl")
+ROUNDS = Path(__file__).with_name("eval_pairs_rounds.jsonl")
 
 GROUPS = {
     "animal": {
@@ -707,9 +710,10 @@ def main() -> None:
         {"a": a, "b": b, "label": label, "kind": kind, "source": "hand"}
         for a, b, label, kind in HANDWRITTEN
     ]
+    rows += [json.loads(line) for line in ROUNDS.read_text().splitlines() if line.strip()]
     with OUT.open("w") as f:
         for row in rows:
-            f.write(json.dumps(row) + "\n")
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"wrote {len(rows)} pairs to {OUT}")
 
 
