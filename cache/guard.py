@@ -166,6 +166,8 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\bnyc\b", " new york city "),
     (r"\bmph\b", " miles per hour "),
     (r"\bframes?[\s-]+per[\s-]+second\b", " fps "),
+    # A number and its unit are one token whether or not a space parts them: "50 mm" lens.
+    (r"\b(\d++)\s++(mm|cm|km|kg|fps)\b", r"\1\2"),
     (r"\bsec(s?)\b", r" second\1 "),
     (r"\bw/(?=\s|[a-z])", " with "),
     (r"\s&\s", " and "),
@@ -191,6 +193,8 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
         r"(?:\s+(?:me|us))?\s+",
         " ",
     ),
+    # Whom the video is for, right after the request: "Could you make a video for me?".
+    (r"^\s*+(an?\s++(?:video|clip|film|animation))\s++for\s++(?:me|us)\b", r" \1 "),
     (r"\bcannot\b", "can not"),
     # Sequence markers, all read as "then" (a stopword: "X, finally Y" is "X, then Y"); the
     # order check keeps words from crossing them. One pattern: each costs every call. "next"

@@ -428,6 +428,8 @@ COMPOUND_SHOULD_REJECT = [
 
 # A review of the dressing rules: each of these was a wrong video after them.
 DRESSING_LOOKALIKES_SHOULD_REJECT = [
+    ("a man filming a video for me", "a man filming a video"),
+    ("shot on a 35 mm lens", "shot on a 50mm lens"),
     ("a baseball cap with a big 'D' on the front", "a baseball cap with a big 'M' on the front"),
     ("a vintage 'RE' brand sign", "a vintage brand sign"),
     ("a thermometer showing –10°C", "a thermometer showing 10°C"),
@@ -456,6 +458,15 @@ DRESSING_SHOULD_PASS = [
     ("a yellow cab driving through Chicago. Thanks!", "a yellow cab driving through Chicago"),
     ("Hi! Prompt: a cat asleep on a windowsill", "a cat asleep on a windowsill"),
     ("Could you please make a kite over the dunes?", "a kite over the dunes"),
+    (
+        "Hi! Could you please make a video for me? A heron stands in a pond at dawn. Thanks!",
+        "A heron stands in a pond at dawn.",
+    ),
+    ("make a clip for us of a heron in a pond", "a clip of a heron in a pond"),
+    (
+        "a street at night, shot on a 35 mm lens at 24 fps",
+        "a street at night, shot on a 35mm lens at 24fps",
+    ),
     ("I need a clip of a fox in the snow", "a fox in the snow"),
     ("I'd like a heron standing in a pond", "a heron standing in a pond"),
     ("they're dancing in the rain", "they are dancing in the rain"),
