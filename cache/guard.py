@@ -2382,9 +2382,11 @@ def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
         k -= 1
     if k >= 0 and tokens[k][1] in _COMPANION_AFTER and tokens[j][0] in _BEING_SET:
         return tokens[j][0]  # "a cat staring at a dog sleeping on the couch": the dog sleeps
+    if k >= 0 and tokens[k][1] in _ATTACHING:
+        # "a knight holding a sword sleeping": the one holding it, as _attachments reads it
+        return _host_before(tokens, k)
     if k >= 0 and (
-        tokens[k][1] in _ATTACHING
-        or tokens[k][1] in ("and", "or")  # "a man and a woman dancing": both may be
+        tokens[k][1] in ("and", "or")  # "a man and a woman dancing": both may be
         or tokens[k][1] in _PLACE_WORDS
         or _kind(tokens[k][0]) == "relation"
     ):
