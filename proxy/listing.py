@@ -60,13 +60,16 @@ class Position:
     the upstream videos the page listed, (id, created_at) in order, to fall back on when
     the cursor video is deleted. `upstream_more`: the upstream had videos past its cursor
     then, so an empty page after it now means the cursor video was deleted behind the
-    proxy's back."""
+    proxy's back. `upstream_checked`: the cursor video was found still there after an
+    empty page (oldest first, where new videos land after it, an empty page is checked
+    once even when nothing was past it)."""
 
     upstream_after: str | None
     minted_after: Key | None
     upstream_created: int | None = None
     upstream_seen: tuple[tuple[str, int | None], ...] = ()
     upstream_more: bool = False
+    upstream_checked: bool = False
 
     def saved(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class Position:
             "minted_after": self.minted_after,
             "upstream_seen": self.upstream_seen,
             "upstream_more": self.upstream_more,
+            "upstream_checked": self.upstream_checked,
         }
 
     @classmethod
@@ -88,6 +92,7 @@ class Position:
             data.get("upstream_created"),
             tuple((str(i), c) for i, c in data.get("upstream_seen") or ()),
             data.get("upstream_more") is True,
+            data.get("upstream_checked") is True,
         )
 
 
@@ -194,8 +199,12 @@ async def _merged_page(
         items = obj.get("data")
         if not isinstance(items, list) or not all(_has_id(item) for item in items):
             return  # not a list of videos: the upstream's answer as it is
-        if lost_possible and position.upstream_more and not items:
-            raise _CursorLost
+        if lost_possible and not items:
+            # Oldest first, new videos land after the cursor: an empty page may hide them
+            # even when nothing was past it before.
+            unchecked = params.order == "asc" and not position.upstream_checked
+            if position.upstream_more or unchecked:
+                raise _CursorLost
         upstream_more = obj.get("has_more") is True
         minted = cache.jobs.minted_after(
             caller.owner, caller.scope, params.order, position.minted_after, limit + 1
@@ -229,16 +238,33 @@ async def _merged_page(
     return await videos.list_videos(ctx, merge, query=query, on_error=refused)
 
 
+# Videos of the lost cursor's page tried, newest first, before its place is found by time.
+SEEN_TRIES = 3
+
+
 async def _placed_again(ctx: RequestContext, params: ListParams, position: Position) -> Position:
     """`position` after the upstream answered for its cursor as for an unknown one. The
     video was deleted other than through the proxy (or the ones after it were, when it is
-    still there: the answer stands); its place is found again by time, from the start of
-    the client's order, as for a deleted video the proxy saw go (the videos of its second
-    may be listed twice, never skipped)."""
-    assert position.upstream_after is not None
-    created = await _upstream_created_at(ctx, params, position.upstream_after)
+    still there: the answer stands). It continues from the latest video of its page still
+    there (a few tries), else from its place found again by time, from the start of the
+    client's order, as for a deleted video the proxy saw go (the videos of its second may
+    be listed twice, never skipped)."""
+    gone = position.upstream_after
+    assert gone is not None
+    created = await _upstream_created_at(ctx, params, gone)
     if created is not None or position.upstream_created is None:
-        return replace(position, upstream_more=False)
+        return replace(position, upstream_more=False, upstream_checked=True)
+    earlier = [seen for seen in position.upstream_seen if seen[0] != gone]
+    for seen_id, seen_created in reversed(earlier[-SEEN_TRIES:]):
+        if await _upstream_created_at(ctx, params, seen_id) is not None:
+            return replace(
+                position,
+                upstream_after=seen_id,
+                upstream_created=seen_created,
+                upstream_seen=(),
+                upstream_more=True,
+                upstream_checked=True,
+            )
     cursor = await _upstream_cursor_at(
         ctx, params, position.upstream_created, False, newest_first=False
     )
@@ -248,6 +274,7 @@ async def _placed_again(ctx: RequestContext, params: ListParams, position: Posit
         upstream_created=cursor[1] if cursor else None,
         upstream_seen=(),
         upstream_more=False,
+        upstream_checked=True,
     )
 
 

@@ -433,3 +433,75 @@ async def test_an_empty_upstream_page_that_is_its_real_end_is_served(
     paths = [r.raw_path for r in sim_requests(sim)[before:]]
     assert paths.count(f"/v1/videos/{ascending[2]}") == 1
     assert not [p for p in paths if "limit=100" in p]  # nothing placed again by time
+
+
+async def two_old_two_hits(
+    proxy: TestServer, sim: TestServer
+) -> tuple[list[str], list[str], dict[str, float]]:
+    """Upstream videos made 300 and 200 s ago, then two hits now (oldest first)."""
+    shift = shifted_clock(sim)
+    alice = client(proxy)
+    old = []
+    for k, prompt in enumerate(("a heron in reeds", "a kite over dunes")):
+        shift["s"] = -300.0 + 100 * k
+        old.append((await alice.videos.create(prompt=prompt)).id)
+    await settle(proxy)
+    made = []
+    for prompt in ("a heron in reeds", "a kite over dunes"):
+        hit, headers = await create_raw(alice, prompt=prompt)
+        assert headers["x-cache"] == "HIT"
+        made.append(hit)
+    await alice.close()
+    return old, [h.id for h in sorted(made, key=lambda v: (v.created_at, v.id))], shift
+
+
+@pytest.mark.parametrize("answers_404", [False, True], ids=["empty-page", "404"])
+async def test_polling_oldest_first_past_a_cursor_deleted_behind_the_back_finds_new_videos(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, answers_404: bool
+) -> None:
+    # The listing reached the upstream's end (nothing was past its cursor video) and ended
+    # at a hit. The cursor video is deleted at the upstream, a new video is made, and the
+    # client asks what came after its last id, as an incremental sync does.
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    old, hits, shift = await two_old_two_hits(proxy, sim)
+    sim.app[SIM_STATE].settings.unknown_cursor_404 = answers_404
+    status, first = await get_list(proxy, "order=asc&limit=3")
+    assert status == 200 and [v["id"] for v in first["data"]] == [*old, hits[0]]
+    await delete_upstream(sim, old[1])
+    shift["s"] = 100.0
+    alice = client(proxy)
+    new = (await alice.videos.create(prompt="a fox in snow")).id
+    await alice.close()
+    for _ in range(2):
+        assert await walk(proxy, "order=asc&limit=3", first["last_id"]) == [hits[1], new]
+
+
+async def test_a_lost_cursor_continues_from_its_page_before_reading_by_time(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Placing by time reads the upstream's list from the start (here cut to one page of
+    # two, so it could not reach): the latest video of the lost cursor's page still there
+    # places it with one retrieve instead.
+    import proxy.listing as listing
+
+    monkeypatch.setattr(listing, "MAX_SCAN_PAGES", 1)
+    monkeypatch.setattr(listing, "MAX_LIMIT", 2)
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim)
+    shift = shifted_clock(sim)
+    alice = client(proxy)
+    ups = []
+    for k in range(6):
+        shift["s"] = -600.0 + 100 * k
+        ups.append((await alice.videos.create(prompt=f"boats at a pier, take {k}")).id)
+    await settle(proxy)
+    hit, headers = await create_raw(alice, prompt="boats at a pier, take 0")
+    assert headers["x-cache"] == "HIT"
+    await alice.close()
+    status, first = await get_list(proxy, "order=asc&limit=2")
+    status, second = await get_list(proxy, f"order=asc&limit=2&after={first['last_id']}")
+    assert status == 200 and [v["id"] for v in second["data"]] == ups[2:4]
+    await delete_upstream(sim, ups[3])  # the proxy's place in the upstream's list
+    rest = await walk(proxy, "order=asc&limit=2", second["last_id"])
+    assert rest == [*ups[4:], hit.id]
