@@ -1226,8 +1226,10 @@ def _normalized_tokens(text: str) -> list[tuple[str, str]]:
             out.append((_SEQUENCE_MARKER, token))  # ", next a dog runs out"; not "the next car"
         else:
             stem = _stem(token)
-            if stem in _NEG and token not in _NEG:
-                stem += "~"  # "notes", "noted" stem to "not": a note, never a negation
+            if (stem in _NEG and token not in _NEG) or (stem in _STOP and token not in _STOP):
+                # "notes" stems to "not", "cane" to the stopword "can": content all the
+                # same, told apart from each other by more than the crude stem ("cans")
+                stem = token.removesuffix("s") + "~"
             out.append((_CANONICAL.get(stem, stem), token))
     return out
 

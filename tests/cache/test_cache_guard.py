@@ -802,6 +802,13 @@ def test_the_same_switch_in_other_words_passes(requested: str, cached: str) -> N
     assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
 
 
+def test_a_word_stemming_to_a_stopword_is_content() -> None:
+    # "cane" stems to "can", a stopword: the cane was invisible to every check.
+    assert not check_near_miss("an old man holding a cane", "an old man holding a can").ok
+    assert not check_near_miss("a man holding cans", "a man holding a cane").ok
+    assert check_near_miss("an old man walking with a cane", "with a cane, an old man walking").ok
+
+
 def test_a_note_is_no_negation() -> None:
     # "note", "notes" and "noted" stem to "not": read as a negator, a heading such as
     # "Camera notes:" made every long prompt with one a "negation differs".
