@@ -2,6 +2,18 @@ import pytest
 
 from cache.guard import MAX_ORDER_WORDS, check_near_miss
 
+
+def assert_passes_both_ways(requested: str, cached: str) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        verdict = check_near_miss(a, b)
+        assert verdict.ok, (a, b, verdict.reason)
+
+
+def assert_rejected_both_ways(requested: str, cached: str) -> None:
+    for a, b in ((requested, cached), (cached, requested)):
+        assert not check_near_miss(a, b).ok, (a, b)
+
+
 SHOULD_PASS = [
     (
         "A red car driving down a highway at night",
@@ -508,8 +520,7 @@ def test_what_only_looks_like_dressing_is_compared(requested: str, cached: str) 
 
 @pytest.mark.parametrize(("requested", "cached"), DRESSING_SHOULD_PASS)
 def test_dressing_around_a_request_passes(requested: str, cached: str) -> None:
-    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
-    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+    assert_passes_both_ways(requested, cached)
 
 
 def test_a_huge_prompt_is_refused_at_once() -> None:
@@ -557,8 +568,7 @@ def test_a_modifier_moved_onto_another_noun_is_rejected(requested: str, cached: 
 
 @pytest.mark.parametrize(("requested", "cached"), MOVED_MODIFIER_SHOULD_PASS)
 def test_a_modifier_staying_on_its_noun_passes(requested: str, cached: str) -> None:
-    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
-    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+    assert_passes_both_ways(requested, cached)
 
 
 # A phrase or participle moved to a person or an animal named after a place word or "to":
@@ -613,8 +623,7 @@ def test_a_phrase_moved_to_a_being_after_a_place_word_is_rejected(
 
 @pytest.mark.parametrize(("requested", "cached"), MOVED_TO_A_BEING_SHOULD_PASS)
 def test_a_phrase_kept_on_its_being_passes(requested: str, cached: str) -> None:
-    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
-    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+    assert_passes_both_ways(requested, cached)
 
 
 # A compound naming a person or an animal spelt out with a place word: a kind of being is
@@ -653,8 +662,7 @@ def test_a_kind_of_being_spelt_out_with_a_place_is_rejected(requested: str, cach
 
 @pytest.mark.parametrize(("requested", "cached"), BEING_COMPOUND_SHOULD_PASS)
 def test_a_thing_spelt_out_with_a_place_passes(requested: str, cached: str) -> None:
-    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
-    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+    assert_passes_both_ways(requested, cached)
 
 
 # A role moved through a picture or likeness: what follows "a photo of" is in the photo.
@@ -696,8 +704,7 @@ def test_a_role_moved_through_a_picture_is_rejected(requested: str, cached: str)
 
 @pytest.mark.parametrize(("requested", "cached"), DEPICTION_SHOULD_PASS)
 def test_a_picture_showing_the_same_passes(requested: str, cached: str) -> None:
-    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
-    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+    assert_passes_both_ways(requested, cached)
 
 
 # Long prompts name the same kind of detail several times. Changing one mention to a value
@@ -752,14 +759,12 @@ REPEATED_VALUE_SHOULD_PASS = [
 
 @pytest.mark.parametrize(("requested", "cached"), REPEATED_VALUE_SHOULD_REJECT)
 def test_one_of_several_mentions_changed_is_rejected(requested: str, cached: str) -> None:
-    for a, b in ((requested, cached), (cached, requested)):
-        assert not check_near_miss(a, b).ok, (a, b)
+    assert_rejected_both_ways(requested, cached)
 
 
 @pytest.mark.parametrize(("requested", "cached"), REPEATED_VALUE_SHOULD_PASS)
 def test_the_same_mentions_in_other_words_pass(requested: str, cached: str) -> None:
-    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
-    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+    assert_passes_both_ways(requested, cached)
 
 
 # Switched on or off: "on" as a particle is no relation, and "off" is often in a long prompt
@@ -792,14 +797,12 @@ SWITCH_SHOULD_PASS = [
 
 @pytest.mark.parametrize(("requested", "cached"), SWITCH_SHOULD_REJECT)
 def test_a_thing_switched_the_other_way_is_rejected(requested: str, cached: str) -> None:
-    for a, b in ((requested, cached), (cached, requested)):
-        assert not check_near_miss(a, b).ok, (a, b)
+    assert_rejected_both_ways(requested, cached)
 
 
 @pytest.mark.parametrize(("requested", "cached"), SWITCH_SHOULD_PASS)
 def test_the_same_switch_in_other_words_passes(requested: str, cached: str) -> None:
-    assert check_near_miss(requested, cached).ok, check_near_miss(requested, cached).reason
-    assert check_near_miss(cached, requested).ok, check_near_miss(cached, requested).reason
+    assert_passes_both_ways(requested, cached)
 
 
 def test_a_word_stemming_to_a_stopword_is_content() -> None:
@@ -848,8 +851,7 @@ PARTICIPLE_AFTER_A_PHRASE_SHOULD_REJECT = [
 def test_a_participle_after_a_phrase_moved_to_another_being_is_rejected(
     requested: str, cached: str
 ) -> None:
-    for a, b in ((requested, cached), (cached, requested)):
-        assert not check_near_miss(a, b).ok, (a, b)
+    assert_rejected_both_ways(requested, cached)
 
 
 def test_a_participle_after_a_phrase_kept_on_its_owner_passes() -> None:

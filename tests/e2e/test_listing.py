@@ -40,24 +40,35 @@ def list_paths(sim: TestServer) -> list[str]:
     return [r.raw_path for r in sim_requests(sim) if r.raw_path.startswith("/v1/videos?")]
 
 
-async def mixed_history(proxy: TestServer, sim: TestServer) -> tuple[list[str], list[str]]:
-    """Alice's videos, oldest first: three upstream ones made 300, 200 and 100 s ago, two
-    hits now, one upstream video 100 s ahead. Returns (all ids in desc order, hit ids)."""
+async def old_then_hits(
+    proxy: TestServer, sim: TestServer, prompts: tuple[str, ...]
+) -> tuple[list[str], list[str], dict[str, float]]:
+    """Alice's upstream videos made 300, 200... s ago, one a prompt, then two hits now on
+    the first two prompts. Returns (upstream ids, hit ids, both oldest first; the clock)."""
     shift = shifted_clock(sim)
     alice = client(proxy)
     old = []
-    for k, prompt in enumerate(("a heron in reeds", "a kite over dunes", "a tram at dusk")):
+    for k, prompt in enumerate(prompts):
         shift["s"] = -300.0 + 100 * k
         old.append((await alice.videos.create(prompt=prompt)).id)
     await settle(proxy)
     made = []
-    for prompt in ("a heron in reeds", "a kite over dunes"):
+    for prompt in prompts[:2]:
         hit, headers = await create_raw(alice, prompt=prompt)
         assert headers["x-cache"] == "HIT"
         made.append(hit)
+    await alice.close()
     # Oldest first: by created_at, then by id within a second (as the proxy lists them).
-    hits = [hit.id for hit in sorted(made, key=lambda v: (v.created_at, v.id))]
+    return old, [hit.id for hit in sorted(made, key=lambda v: (v.created_at, v.id))], shift
+
+
+async def mixed_history(proxy: TestServer, sim: TestServer) -> tuple[list[str], list[str]]:
+    """Alice's videos, oldest first: three upstream ones made 300, 200 and 100 s ago, two
+    hits now, one upstream video 100 s ahead. Returns (all ids in desc order, hit ids)."""
+    prompts = ("a heron in reeds", "a kite over dunes", "a tram at dusk")
+    old, hits, shift = await old_then_hits(proxy, sim, prompts)
     shift["s"] = 100.0
+    alice = client(proxy)
     newest = (await alice.videos.create(prompt="a fox in snow")).id
     await settle(proxy)
     await alice.close()
@@ -435,26 +446,6 @@ async def test_an_empty_upstream_page_that_is_its_real_end_is_served(
     assert not [p for p in paths if "limit=100" in p]  # nothing placed again by time
 
 
-async def two_old_two_hits(
-    proxy: TestServer, sim: TestServer
-) -> tuple[list[str], list[str], dict[str, float]]:
-    """Upstream videos made 300 and 200 s ago, then two hits now (oldest first)."""
-    shift = shifted_clock(sim)
-    alice = client(proxy)
-    old = []
-    for k, prompt in enumerate(("a heron in reeds", "a kite over dunes")):
-        shift["s"] = -300.0 + 100 * k
-        old.append((await alice.videos.create(prompt=prompt)).id)
-    await settle(proxy)
-    made = []
-    for prompt in ("a heron in reeds", "a kite over dunes"):
-        hit, headers = await create_raw(alice, prompt=prompt)
-        assert headers["x-cache"] == "HIT"
-        made.append(hit)
-    await alice.close()
-    return old, [h.id for h in sorted(made, key=lambda v: (v.created_at, v.id))], shift
-
-
 @pytest.mark.parametrize("answers_404", [False, True], ids=["empty-page", "404"])
 async def test_polling_oldest_first_past_a_cursor_deleted_behind_the_back_finds_new_videos(
     start_proxy: ServerFactory, start_simulator: ServerFactory, answers_404: bool
@@ -464,7 +455,7 @@ async def test_polling_oldest_first_past_a_cursor_deleted_behind_the_back_finds_
     # client asks what came after its last id, as an incremental sync does.
     sim = await start_simulator(per_key=True)
     proxy = await start_proxy(sim)
-    old, hits, shift = await two_old_two_hits(proxy, sim)
+    old, hits, shift = await old_then_hits(proxy, sim, ("a heron in reeds", "a kite over dunes"))
     sim.app[SIM_STATE].settings.unknown_cursor_404 = answers_404
     status, first = await get_list(proxy, "order=asc&limit=3")
     assert status == 200 and [v["id"] for v in first["data"]] == [*old, hits[0]]
