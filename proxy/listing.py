@@ -186,7 +186,8 @@ async def _merged_page(
 ) -> web.StreamResponse:
     """One page of both sources from `position`. With `check`, an upstream answer that
     looks like a cursor the upstream does not know (404, or an empty page where the page
-    before said more were coming) raises _CursorLost instead of being served."""
+    before said more were coming, or oldest first one not yet checked) raises _CursorLost
+    instead of being served."""
     limit = params.limit or DEFAULT_LIMIT
     lost_possible = check and position.upstream_after is not None
 
@@ -255,26 +256,30 @@ async def _placed_again(ctx: RequestContext, params: ListParams, position: Posit
     if created is not None or position.upstream_created is None:
         return replace(position, upstream_more=False, upstream_checked=True)
     earlier = [seen for seen in position.upstream_seen if seen[0] != gone]
-    for seen_id, seen_created in reversed(earlier[-SEEN_TRIES:]):
-        if await _upstream_created_at(ctx, params, seen_id) is not None:
-            return replace(
-                position,
-                upstream_after=seen_id,
-                upstream_created=seen_created,
-                upstream_seen=(),
-                upstream_more=True,
-                upstream_checked=True,
-            )
+    for seen in reversed(earlier[-SEEN_TRIES:]):
+        if await _upstream_created_at(ctx, params, seen[0]) is not None:
+            return _moved_to(position, seen, more=True)
     cursor = await _upstream_cursor_at(
         ctx, params, position.upstream_created, False, newest_first=False
     )
+    return _moved_to(position, cursor, more=False)
+
+
+def _moved_to(
+    position: Position,
+    cursor: tuple[str, int | None] | None,
+    *,
+    more: bool,
+    checked: bool = True,
+) -> Position:
+    """`position` continuing the upstream's list after `cursor` (None: from its start)."""
     return replace(
         position,
         upstream_after=cursor[0] if cursor else None,
         upstream_created=cursor[1] if cursor else None,
         upstream_seen=(),
-        upstream_more=False,
-        upstream_checked=True,
+        upstream_more=more,
+        upstream_checked=checked,
     )
 
 
@@ -391,11 +396,8 @@ async def _position(
                 return remembered
         else:
             return remembered
-        position = replace(
-            remembered,
-            upstream_after=cursor[0] if cursor else None,
-            upstream_created=cursor[1] if cursor else None,
-            upstream_seen=(),
+        position = _moved_to(
+            remembered, cursor, more=remembered.upstream_more, checked=remembered.upstream_checked
         )
     else:
         job = cache.get_job(after)
