@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from cache.embedder import SentenceTransformerEmbedder
+from cache.stores import JobRecord
 from config.settings import Settings
 from proxy.app import build_app
 from simulator.app import SIM_STATE
@@ -81,3 +82,21 @@ def sim_requests(server: TestServer) -> list[Any]:
 
 def base_url(server: TestServer) -> str:
     return str(server.make_url("/v1"))
+
+
+def job_record(**fields: Any) -> JobRecord:
+    """A job record for store-level tests: a queued miss unless `fields` say otherwise."""
+    defaults: dict[str, Any] = dict(
+        id="video_up1",
+        scope="s1",
+        upstream_id="video_up1",
+        kind="miss",
+        exact_key="k1",
+        bucket_key="b1",
+        prompt="a cat",
+        model="sora-2",
+        seconds="4",
+        size="720x1280",
+        status="queued",
+    )
+    return JobRecord(**(defaults | fields))

@@ -11,22 +11,12 @@ import pytest
 from cache.minted import Order
 from cache.stores import JobRecord
 from proxy.listing import Position, _merge
+from tests.conftest import job_record
 
 
 def minted(created: int, n: int) -> JobRecord:
-    return JobRecord(
-        id=f"video_{n:032x}",
-        scope="s",
-        upstream_id="up",
-        kind="hit",
-        exact_key="k",
-        bucket_key="b",
-        prompt="p",
-        model="sora-2",
-        seconds="4",
-        size="720x1280",
-        created_at=created + 0.5,
-        owner="alice",
+    return job_record(
+        id=f"video_{n:032x}", upstream_id="up", kind="hit", created_at=created + 0.5, owner="alice"
     )
 
 

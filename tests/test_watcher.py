@@ -9,6 +9,7 @@ from typing import Any
 
 from cache.stores import JobRecord
 from proxy.watcher import MAX_BACKOFF, Watcher, backoff
+from tests.conftest import job_record
 
 
 def test_backoff_doubles_and_stays_capped_however_long_the_outage() -> None:
@@ -19,19 +20,7 @@ def test_backoff_doubles_and_stays_capped_however_long_the_outage() -> None:
 
 
 def job(owner: str) -> JobRecord:
-    return JobRecord(
-        id="video_1",
-        scope="s",
-        upstream_id="video_1",
-        kind="miss",
-        exact_key="k",
-        bucket_key="b",
-        prompt="p",
-        model="sora-2",
-        seconds="4",
-        size="720x1280",
-        owner=owner,
-    )
+    return job_record(id="video_1", upstream_id="video_1", owner=owner)
 
 
 async def test_a_job_waiting_for_its_credential_polls_when_it_arrives() -> None:

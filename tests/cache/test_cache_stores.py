@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from cache.ids import new_entry_id, new_video_id
-from cache.stores import BlobStore, CacheEntry, EntryStore, JobRecord, JobStore
+from cache.stores import BlobStore, CacheEntry, EntryStore, JobStore
+from tests.conftest import job_record
 
 
 def entry(scope: str = "s1", namespace: str = "", key: str | None = None, **kw) -> CacheEntry:
@@ -213,22 +214,7 @@ def test_expiry_helpers(tmp_path: Path) -> None:
 # -- jobs ----------------------------------------------------------------------------------
 
 
-def job(**kw) -> JobRecord:
-    defaults = dict(
-        id="video_up1",
-        scope="s1",
-        upstream_id="video_up1",
-        kind="miss",
-        exact_key="k1",
-        bucket_key="b1",
-        prompt="a cat",
-        model="sora-2",
-        seconds="4",
-        size="720x1280",
-        status="queued",
-    )
-    defaults.update(kw)
-    return JobRecord(**defaults)
+job = job_record
 
 
 def test_jobs_inflight_and_pending(tmp_path: Path) -> None:
