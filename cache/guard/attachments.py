@@ -1,0 +1,176 @@
+"""Whom a phrase or a participle describes: the thing a "with" / "carrying" / "holding" /
+"wearing" phrase belongs to, and the thing each participle describes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cache.guard import lexicon
+from cache.guard.canonical import ACTION_SET, BEING_SET, FILL, NEG, STOP
+from cache.guard.kinds import adverb, is_past, kind, modifier, plain, verb_form
+from cache.guard.lexicon import (
+    ARTICLES_AND_OWNERS,
+    BREAK_SET,
+    DETERMINERS,
+    PLACE_WORDS,
+    PREPOSITIONS,
+    RELATIVE,
+)
+
+# Bound by assignment, not by `from ... import`, for speed: see kinds.py.
+NUMBER = lexicon.NUMBER
+
+# Words that start a phrase describing the nearest person or thing before it.
+_ATTACHING = frozenset(("with", "carrying", "holding", "wearing"))
+# What carries the one named before it: "a man on a horse with a sword" is the man's sword.
+_CARRIERS = frozenset(("in", "on", "inside", "into", "onto", "atop", "within", "upon"))
+# After these a person or an animal is someone of their own, whom a phrase or participle
+# after it describes ("walks by a boy with a scarf", "talks to a woman dressed in black",
+# "stares at a dog sleeping on the couch"), not only where the one before it is: any place
+# word or preposition but a carrier and "with" (what the one before has).
+_COMPANION_AFTER = (PLACE_WORDS | frozenset(PREPOSITIONS)) - _CARRIERS - _ATTACHING
+
+
+def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(attaching word, its object) -> the thing it describes: the nearest noun before it
+    in its phrase that is not a place ("a woman with an umbrella talks to a man"). Besides
+    with/carrying/holding/wearing, a participle right after its noun attaches too: "a dog
+    covered in mud next to a cat" (the dog's mud), "a woman reading a book next to a man"
+    (she reads). A person or an animal after a place word or "to" is no place ("a girl
+    walks by a boy with a scarf": his), unless it carries the one before ("a man on a
+    horse with a sword": the man's)."""
+    out: dict[tuple[str, str], str] = {}
+    owner = ""
+    previous = ""  # the last word that is not a stopword
+    place = False  # the last preposition seen names a place
+    introducer = ""  # the last place word or preposition seen, as written
+    pending: str | None = None
+    for word, written in tokens:
+        if not word or word in BREAK_SET:
+            owner, previous, place, pending, introducer = "", "", False, None, ""
+            continue
+        participle = is_past(written) or (written.endswith("ing") and word in ACTION_SET)
+        if written in _ATTACHING or (
+            participle and owner and previous == owner and pending is None
+        ):
+            pending, place, previous, introducer = written, False, word, ""
+            continue
+        if written in _COMPANION_AFTER or written in _CARRIERS:
+            introducer = written
+        if written in PLACE_WORDS:
+            place = True
+            continue
+        if word in STOP or word in FILL or word in NEG:
+            continue
+        companion = word in BEING_SET and introducer in _COMPANION_AFTER
+        if pending is not None and modifier(word) and word not in ACTION_SET:
+            if owner:
+                out.setdefault((pending, word), owner)
+            if companion:
+                owner = word  # "talking to a woman dressed in black": hers
+            pending, previous = None, word
+            continue
+        if plain(word) and word not in ACTION_SET:
+            if not place or companion:
+                owner = word
+        elif word in ACTION_SET:
+            place, introducer = False, ""
+        previous = word
+    return out
+
+
+def participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """(participle, the thing it describes) for each "-ing" action or past participle: the
+    noun right after it when it opens a noun phrase ("a sleeping dog", "a broken cup"), the
+    thing right before it otherwise ("a cat sleeping beside a dog", "a woman dressed in
+    black"), adverbs and "that is" skipped. "" where it could be either: after a word that
+    may be an adjective or a noun, before a noun ("a big sleeping dog", "a man watching
+    dogs"), or with nothing named before it in its phrase."""
+    found: Counter[tuple[str, str]] = Counter()
+    for index, (word, written) in enumerate(tokens):
+        if not (is_past(written) or (verb_form(written) and word in ACTION_SET)):
+            continue
+        before, before_written = tokens[index - 1] if index else ("", "")
+        after = tokens[index + 1][0] if index + 1 < len(tokens) else ""
+        if plain(after) and after not in ACTION_SET:
+            opens = (
+                not index
+                or before_written in ARTICLES_AND_OWNERS
+                or bool(NUMBER.fullmatch(before))
+                or kind(before) not in ("content", "action", "relation", "count")
+                or adverb(before_written)
+            )
+            if opens:
+                # The head of the phrase it opens: "a smiling old man" describes the man.
+                # It ends at a verb form, known action or not ("a smiling girl feeding ducks").
+                head = index + 1
+                while (
+                    head + 1 < len(tokens)
+                    and plain(tokens[head + 1][0])
+                    and tokens[head + 1][0] not in ACTION_SET
+                    and not verb_form(tokens[head + 1][1])
+                ):
+                    head += 1
+                # "a dancing man and woman": it may describe both.
+                shared = head + 2 < len(tokens) and (
+                    tokens[head + 1][1] in ("and", "or") and plain(tokens[head + 2][0])
+                )
+                found[(word, "" if shared else tokens[head][0])] += 1
+                continue
+            if plain(before):
+                found[(word, "")] += 1
+                continue
+        found[(word, _host_before(tokens, index))] += 1
+    return found
+
+
+def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
+    """The thing named right before tokens[index] (adverbs and "that is" skipped), or ""
+    when there is none or it is the object of a preposition: in "a man with a dog walking"
+    or "a woman in a blue dress walking" the walker is the man, the woman. A person or an
+    animal after a place word or "to" is the exception (see _COMPANION_AFTER)."""
+    j = index - 1
+    while j >= 0 and (adverb(tokens[j][1]) or tokens[j][1] in RELATIVE):
+        j -= 1
+    if j < 0 or not plain(tokens[j][0]) or tokens[j][0] in ACTION_SET:
+        return ""
+    if verb_form(tokens[j][1]):
+        return ""  # a verb the action list does not know ("a woman holding", "a dog fetching")
+    k = j - 1  # back over its determiner and modifiers to what introduces the phrase
+    while k >= 0 and (
+        tokens[k][1] in DETERMINERS
+        or (
+            modifier(tokens[k][0])
+            and not (tokens[k][0] in ACTION_SET or tokens[k][1] in _ATTACHING)
+        )
+    ):
+        k -= 1
+    if k >= 0 and tokens[k][1] in _COMPANION_AFTER and tokens[j][0] in BEING_SET:
+        return tokens[j][0]  # "a cat staring at a dog sleeping on the couch": the dog sleeps
+    if k >= 0 and tokens[k][1] in _ATTACHING:
+        # "a knight holding a sword sleeping": the one holding it, as attachments reads it
+        return _host_before(tokens, k)
+    if k >= 0 and (
+        tokens[k][1] in ("and", "or")  # "a man and a woman dancing": both may be
+        or tokens[k][1] in PLACE_WORDS
+        or kind(tokens[k][0]) == "relation"
+    ):
+        return ""
+    return tokens[j][0]
+
+
+def host_conflict(want: Counter[tuple[str, str]], have: Counter[tuple[str, str]]) -> str | None:
+    """A participle describing one thing on one side and another on the other ("a cat
+    sleeping beside a dog" / "a cat beside a sleeping dog"). Only participles whose every
+    use has a known host on both sides are compared."""
+    for word in sorted({w for w, _ in want} & {w for w, _ in have}):
+        a = Counter({h: n for (w, h), n in want.items() if w == word})
+        b = Counter({h: n for (w, h), n in have.items() if w == word})
+        if "" in a or "" in b or a == b:
+            continue
+        return (
+            f"attribute differs: {word} {' '.join(sorted(a.elements()))} vs "
+            f"{word} {' '.join(sorted(b.elements()))}"
+        )
+    return None

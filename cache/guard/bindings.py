@@ -1,0 +1,79 @@
+"""Which thing a word right before a noun describes, past stacked colours, styles, weather and
+times of day: two nouns swapped ("race car" / "car race") or a modifier moved to another
+thing ("a tiny house" / "a tiny giant").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cache.guard.canonical import ACTION_SET
+from cache.guard.kinds import is_past, kind, modifier, plain
+from cache.guard.lexicon import PAST_IRREGULAR
+
+# Kinds of word that stack before a noun with a modifier ("a shiny red apple", "a rusty
+# vintage truck", "a quiet night street"), so the modifier still describes that noun.
+_STACKED = frozenset(("colour", "style", "weather/season", "time of day"))
+
+
+def _stacked(word: str) -> bool:
+    """A word of a kind in _STACKED, but not a verb a style shares its stem with ("a woman
+    painting walls" paints them)."""
+    return bool(word) and kind(word) in _STACKED and word not in ACTION_SET
+
+
+def _adjacent(tokens: list[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+    """A word and the thing named right after it ("race car", "yellow taxi", "smiling
+    baby"), with both as written; past colours, styles, weather and times of day, which
+    describe the same thing: "shiny" in "a shiny red apple" is the apple's, so "a red apple
+    on a shiny table" has moved it onto the table."""
+    found = []
+    for index, (a, first) in enumerate(tokens):
+        if not modifier(a):
+            continue
+        after = index + 1
+        while after < len(tokens) and _stacked(tokens[after][0]):
+            after += 1
+        if after < len(tokens) and plain(tokens[after][0]):
+            found.append((a, tokens[after][0], first, tokens[after][1]))
+    return found
+
+
+def binding_conflict(
+    want_tokens: list[tuple[str, str]], have_tokens: list[tuple[str, str]]
+) -> str | None:
+    """A word that names something together with the next word, with another next word on
+    the other side ("a tiny house" / "a tiny giant"), or two such words swapped ("race car"
+    / "car race")."""
+    want, have = _adjacent(want_tokens), _adjacent(have_tokens)
+    have_pairs = {(a, b) for a, b, _, _ in have}
+    for a, b, first, second in want:
+        swapped = (b, a) in have_pairs and (a, b) not in have_pairs
+        # "a mountain covered in snow" / "a snow-covered mountain": a participle moves.
+        participle = any(
+            is_past(w) or (w.endswith("ing") and len(w) > 5 and x in ACTION_SET)
+            for w, x in ((first, a), (second, b))
+        )
+        # Two nouns, or a noun and an action's bare form used as one ("race car" / "car
+        # race", "dance party" / "party dance").
+        nouns = {kind(a), kind(b)} <= {"content", "action"}
+        if swapped and not participle and nouns:
+            return f"order differs: {a} {b} vs {b} {a}"
+    want_count = Counter(w for w, _ in want_tokens if w)
+    have_count = Counter(w for w, _ in have_tokens if w)
+
+    # A modifier and the thing it describes: a verb only as an adjective ("a smiling
+    # baby", "a broken vase"), never an adverb or a verb's -ing after it.
+    def described(a: str, b: str, first: str, second: str) -> bool:
+        adjectival = (
+            kind(a) != "action" or first.endswith(("ing", "ed")) or (first in PAST_IRREGULAR)
+        )
+        return adjectival and kind(b) == "content" and not second.endswith(("ing", "ly"))
+
+    have_next = {a: b for a, b, first, second in have if described(a, b, first, second)}
+    for a, b, first, second in want:
+        if not described(a, b, first, second) or want_count[a] != 1 or have_count[a] != 1:
+            continue
+        if a in have_next and have_next[a] != b:
+            return f"attribute differs: {a} {b} vs {a} {have_next[a]}"
+    return None
