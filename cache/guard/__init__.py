@@ -98,6 +98,7 @@ from dataclasses import dataclass
 from cache.guard.attachments import host_conflict, participle_hosts
 from cache.guard.bindings import binding_conflict
 from cache.guard.canonical import ACTION_SET, CATEGORY_SETS
+from cache.guard.conditions import condition_conflict
 from cache.guard.order import order_conflict, pair_occurrences, sequence, snippet
 from cache.guard.surface import joining_conflict, surface_conflict
 from cache.guard.words import analyse, describe, normalized_tokens
@@ -180,5 +181,6 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
         binding_conflict(want_tokens, have_tokens)
         or joining_conflict(requested, cached, want_tokens, have_tokens)
         or host_conflict(participle_hosts(want_tokens), participle_hosts(have_tokens))
+        or condition_conflict(want_tokens, have_tokens)
     )
     return order if binding is None else GuardVerdict(False, binding)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cache.guard import lexicon
-from cache.guard.canonical import ACTION_SET, BEING_SET, FILL, NEG, STOP
+from cache.guard import canonical, lexicon
+from cache.guard.canonical import ACTION_SET, BEING_SET, FILL, NEG, PREPOSITION_SET, STOP
 from cache.guard.kinds import adverb, is_past, kind, modifier, plain, verb_form
 from cache.guard.lexicon import (
     ARTICLES_AND_OWNERS,
     BREAK_SET,
+    CLOTHES,
     DETERMINERS,
     PLACE_WORDS,
     PREPOSITIONS,
@@ -20,6 +21,7 @@ from cache.guard.lexicon import (
 
 # Bound by assignment, not by `from ... import`, for speed: see kinds.py.
 NUMBER = lexicon.NUMBER
+CATEGORY_OF = canonical.CATEGORY_OF
 
 # Words that start a phrase describing the nearest person or thing before it.
 _ATTACHING = frozenset(("with", "carrying", "holding", "wearing"))
@@ -30,31 +32,52 @@ _CARRIERS = frozenset(("in", "on", "inside", "into", "onto", "atop", "within", "
 # "stares at a dog sleeping on the couch"), not only where the one before it is: any place
 # word or preposition but a carrier and "with" (what the one before has).
 _COMPANION_AFTER = (PLACE_WORDS | frozenset(PREPOSITIONS)) - _CARRIERS - _ATTACHING
+# Verbs saying what the one named right before them has: read as "with".
+_HAVING = frozenset(("carries", "carry", "holds", "hold", "has", "have"))
+_WHO = frozenset(("who", "which", "that"))  # after a comma: the one before it goes on
+_WEARING = frozenset(("wearing", "in"))  # attaching words that name what is worn
+_DRESSED = frozenset(("dressed", "clad", "clothed"))
+_WORN_RUN = 4  # words before the garment: "in a long red wool coat"
 
 
 def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """(attaching word, its object) -> the thing it describes: the nearest noun before it
-    in its phrase that is not a place ("a woman with an umbrella talks to a man"). Besides
-    with/carrying/holding/wearing, a participle right after its noun attaches too: "a dog
-    covered in mud next to a cat" (the dog's mud), "a woman reading a book next to a man"
-    (she reads). A person or an animal after a place word or "to" is no place ("a girl
-    walks by a boy with a scarf": his), unless it carries the one before ("a man on a
+    in its phrase that is not a place ("a woman with an umbrella talks to a man"). Having is
+    one relation however it is said ("with", "carrying", "holding", "who carries" are all
+    "with"); clothes are "wearing" or "in" ("a man in a red coat"), and are worn by the last
+    person or animal named, not by a thing another phrase attached ("a woman with red hair
+    in a blue dress" is hers). Besides these, a participle right after its noun attaches
+    too: "a dog covered in mud next to a cat" (the dog's mud), "a woman reading a book next
+    to a man" (she reads). A person or an animal after a place word or "to" is no place ("a
+    girl walks by a boy with a scarf": his), unless it carries the one before ("a man on a
     horse with a sword": the man's)."""
     out: dict[tuple[str, str], str] = {}
     owner = ""
+    wearer = ""  # who wears clothes: see the docstring
+    held = False  # inside the object of an attached phrase
     previous = ""  # the last word that is not a stopword
     place = False  # the last preposition seen names a place
     introducer = ""  # the last place word or preposition seen, as written
     pending: str | None = None
-    for word, written in tokens:
+    for index, (word, written) in enumerate(tokens):
         if not word or word in BREAK_SET:
-            owner, previous, place, pending, introducer = "", "", False, None, ""
+            if written == "," and index + 1 < len(tokens) and tokens[index + 1][1] in _WHO:
+                continue  # "her brother, who carries a backpack": his
+            owner, wearer, previous, place, pending, introducer = "", "", "", False, None, ""
+            held = False
+            continue
+        if written in _HAVING and owner and previous == owner:
+            # "a boy carries a backpack" says what "a boy with a backpack" does
+            pending, place, previous, introducer = "with", False, word, ""
             continue
         participle = is_past(written) or (written.endswith("ing") and word in ACTION_SET)
-        if written in _ATTACHING or (
-            participle and owner and previous == owner and pending is None
+        if (
+            written in _ATTACHING
+            or (participle and owner and previous == owner and pending is None)
+            or (written == "in" and _worn(tokens, index))
         ):
-            pending, place, previous, introducer = written, False, word, ""
+            pending = "with" if written in _ATTACHING and written != "wearing" else written
+            place, previous, introducer = False, word, ""
             continue
         if written in _COMPANION_AFTER or written in _CARRIERS:
             introducer = written
@@ -65,19 +88,58 @@ def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
             continue
         companion = word in BEING_SET and introducer in _COMPANION_AFTER
         if pending is not None and modifier(word) and word not in ACTION_SET:
-            if owner:
-                out.setdefault((pending, word), owner)
+            who = wearer if pending in _WEARING and wearer else owner
+            if who:
+                out.setdefault((pending, word), who)
             if companion:
                 owner = word  # "talking to a woman dressed in black": hers
+            if word in BEING_SET and pending not in _WEARING:
+                wearer = word  # "walks with her grandfather in a raincoat": his
+            held = True
+            # What is worn owns nothing after it: the hair in "a woman in a blue dress with
+            # red hair" is hers.
+            place = place or pending in _WEARING
             pending, previous = None, word
             continue
         if plain(word) and word not in ACTION_SET:
             if not place or companion:
                 owner = word
+                wearer = word if not held or word in BEING_SET else wearer
         elif word in ACTION_SET:
-            place, introducer = False, ""
+            place, introducer, held = False, "", False
         previous = word
     return out
+
+
+def _worn(tokens: list[tuple[str, str]], index: int) -> bool:
+    """Whether the "in" at tokens[index] opens a phrase naming clothes ("in a red coat",
+    "in his shining armour") or only colours ("a woman in black walks", "in red and blue"):
+    what someone wears, not where they are ("in red light")."""
+    if index and tokens[index - 1][1] in _DRESSED:
+        return False  # the participle already says who wears it
+    j = index + 1
+    if j < len(tokens) and tokens[j][1] in DETERMINERS:
+        j += 1
+    for word, written in tokens[j : j + _WORN_RUN]:
+        if not modifier(word) or word in PREPOSITION_SET:
+            break
+        if _garment(written):
+            return True
+    colours = 0
+    while j < len(tokens) and (
+        CATEGORY_OF.get(tokens[j][0]) == "colour" or (colours and tokens[j][1] in ("and", "or"))
+    ):
+        colours += CATEGORY_OF.get(tokens[j][0]) == "colour"
+        j += 1
+    if not colours:
+        return False
+    after, written = tokens[j] if j < len(tokens) else ("", "")
+    # Colours on their own, or of clothes: not of a thing named after them ("red light").
+    return _garment(written) or not plain(after) or after in ACTION_SET or verb_form(written)
+
+
+def _garment(written: str) -> bool:
+    return written in CLOTHES or written.removesuffix("s") in CLOTHES
 
 
 def participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
@@ -148,6 +210,15 @@ def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
         k -= 1
     if k >= 0 and tokens[k][1] in _COMPANION_AFTER and tokens[j][0] in BEING_SET:
         return tokens[j][0]  # "a cat staring at a dog sleeping on the couch": the dog sleeps
+    if (
+        k >= 0
+        and tokens[k][1] in _ATTACHING
+        and tokens[j][0] in BEING_SET
+        and is_past(tokens[index][1])
+    ):
+        # A state describes the one just named ("dancing with a man dressed in red"); an
+        # action, the one who has him ("a man with a dog walking in the park").
+        return tokens[j][0]
     if k >= 0 and tokens[k][1] in _ATTACHING:
         # "a knight holding a sword sleeping": the one holding it, as attachments reads it
         return _host_before(tokens, k)

@@ -14,6 +14,7 @@ from cache.guard.lexicon import PAST_IRREGULAR
 # Kinds of word that stack before a noun with a modifier ("a shiny red apple", "a rusty
 # vintage truck", "a quiet night street"), so the modifier still describes that noun.
 _STACKED = frozenset(("colour", "style", "weather/season", "time of day"))
+_LISTING = frozenset(("and", "or", ","))  # "a red and blue truck" is a red truck
 
 
 def _stacked(word: str) -> bool:
@@ -26,13 +27,21 @@ def _adjacent(tokens: list[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
     """A word and the thing named right after it ("race car", "yellow taxi", "smiling
     baby"), with both as written; past colours, styles, weather and times of day, which
     describe the same thing: "shiny" in "a shiny red apple" is the apple's, so "a red apple
-    on a shiny table" has moved it onto the table."""
+    on a shiny table" has moved it onto the table. Also past the rest of a list of those:
+    "a red car beside a blue truck" / "a car beside a red and blue truck"."""
     found = []
     for index, (a, first) in enumerate(tokens):
         if not modifier(a):
             continue
         after = index + 1
-        while after < len(tokens) and _stacked(tokens[after][0]):
+        while after < len(tokens) and (
+            _stacked(tokens[after][0])
+            or (
+                tokens[after][1] in _LISTING
+                and after + 1 < len(tokens)
+                and _stacked(tokens[after + 1][0])
+            )
+        ):
             after += 1
         if after < len(tokens) and plain(tokens[after][0]):
             found.append((a, tokens[after][0], first, tokens[after][1]))

@@ -21,7 +21,8 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     ),
     (r"\bb\s*&\s*w\b", " monochrome "),
     (r"\bclose[\s-]*ups?\b", " closeup "),
-    (r"\bextreme[\s-]+closeup\b", " closeup "),
+    # An extreme close-up frames closer than a close-up: another shot.
+    (r"\bextreme[\s-]+closeup\b", " extremecloseup "),
     (r"\bwide[\s-]*angle\b", " wide "),
     (r"\bslow[\s-]*(?:motion|mo)\b", " slowmotion "),
     (r"\btime[\s-]*lapse\b", " timelapse "),
@@ -94,6 +95,8 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     # Whom the video is for, right after the request: "Could you make a video for me?".
     (r"^\s*+(an?\s++(?:video|clip|film|animation))\s++for\s++(?:me|us)\b", r" \1 "),
     (r"\bcannot\b", "can not"),
+    # "the most beautiful": a degree, not how many ("most of the lanterns").
+    (r"\b(the|a)\s+most\b", r"\1"),
     # Sequence markers, all read as "then" (a stopword: "X, finally Y" is "X, then Y"); the
     # order check keeps words from crossing them. One pattern: each costs every call. "next"
     # is one only where it opens a clause, which words._tokens decides.
@@ -345,7 +348,7 @@ PLURAL_NUMBERS = {
     word: "many"
     for word in ("pairs", "couples", "dozens", "hundreds", "thousands", "millions", "tens")
 }
-QUANTITY = ("several", "many", "few", "multiple", "numerous", "some", "countless", "both")
+QUANTITY = ("several", "many", "few", "multiple", "numerous", "some", "countless", "both", "most")
 
 NEGATORS = ("no", "not", "without", "never", "none", "nobody", "nothing", "neither", "nor")
 
@@ -437,6 +440,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
         "static",
         "aerial",
         "closeup",
+        "extremecloseup",
         "wide",
         "handheld",
         "orbit",
@@ -1069,6 +1073,95 @@ _PHRASE_BREAKS = ("and", "or", "but", "then", "while", "of")
 
 BREAK_SET = frozenset(_PHRASE_BREAKS)
 
+# Clothes: "in" before one of these is what someone wears, not where they are ("a man in a
+# red coat beside a woman" is the man's coat, as "wearing" would say). As written, singular.
+CLOTHES = frozenset(
+    (
+        "apron",
+        "armor",
+        "armour",
+        "bikini",
+        "blazer",
+        "blouse",
+        "boot",
+        "cap",
+        "cape",
+        "cardigan",
+        "cloak",
+        "clothes",
+        "coat",
+        "costume",
+        "dress",
+        "dungarees",
+        "glove",
+        "gown",
+        "hat",
+        "helmet",
+        "hijab",
+        "hoodie",
+        "jacket",
+        "jeans",
+        "jersey",
+        "jumper",
+        "jumpsuit",
+        "kilt",
+        "kimono",
+        "legging",
+        "leotard",
+        "mask",
+        "outfit",
+        "overalls",
+        "overcoat",
+        "pajamas",
+        "pants",
+        "parka",
+        "poncho",
+        "pyjamas",
+        "raincoat",
+        "robe",
+        "sari",
+        "scarf",
+        "shirt",
+        "shoe",
+        "shorts",
+        "skirt",
+        "slipper",
+        "sneaker",
+        "suit",
+        "sunglasses",
+        "sweater",
+        "sweatshirt",
+        "swimsuit",
+        "tie",
+        "trousers",
+        "tshirt",
+        "tunic",
+        "turban",
+        "tuxedo",
+        "uniform",
+        "veil",
+        "vest",
+        "wetsuit",
+    )
+)
+# Pronouns standing for a thing or a person, each set read as the one thing it names (the
+# "~" keeps them apart from any stemmed word).
+PRONOUNS = {
+    "it": "it~",
+    "its": "it~",
+    "itself": "it~",
+    "they": "they~",
+    "them": "they~",
+    "their": "they~",
+    "themselves": "they~",
+    "he": "he~",
+    "him": "he~",
+    "his": "he~",
+    "himself": "he~",
+    "she": "she~",
+    "her": "she~",
+    "herself": "she~",
+}
 DETERMINERS = frozenset(
     ("a", "an", "the", "his", "her", "their", "its", "my", "our", "your", "this", "that")
 )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cache.guard.canonical import ACTION_SET, FILL, NEG, PREPOSITION_SET, STOP
 from cache.guard.kinds import kind
-from cache.guard.lexicon import BREAK_SET, SEQUENCE_MARKER
+from cache.guard.lexicon import BREAK_SET, PRONOUNS, SEQUENCE_MARKER
 
 _ARTICLES = frozenset(("a", "an", "the"))
 _SNIPPET_WORDS = 8
@@ -35,13 +35,16 @@ def sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
     opener = -1
     segment = stage = 0
     marker = False  # a marker seen since the last word: the next word opens a new event
-    for position, (word, _) in enumerate(tokens):
+    for position, (word, written) in enumerate(tokens):
         if not word or word in BREAK_SET:
             opener = -1
             segment += 1
             marker = marker or word == SEQUENCE_MARKER
             continue
-        if not (word in NEG or word in STOP or word in FILL):
+        # A pronoun stands for a thing: "cars pull over to let it pass" / "it pulls over
+        # to let cars pass" trade the two around "let".
+        word = PRONOUNS.get(written, word)
+        if not (word in NEG or word in STOP or word in FILL) or written in PRONOUNS:
             if marker and found:  # leading or doubled markers open no empty event
                 stage += 1
             marker = False

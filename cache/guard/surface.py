@@ -12,6 +12,7 @@ from cache.guard.compounds import compound_split, compounds, hyphen_conflict, in
 from cache.guard.depictions import depiction_conflict, depictions
 from cache.guard.forms import form_conflict, forms
 from cache.guard.kinds import plain
+from cache.guard.lexicon import PRONOUNS
 from cache.guard.literals import literals
 from cache.guard.negation import negation_spans, negation_subjects
 from cache.guard.relations import relations, switches
@@ -80,6 +81,13 @@ def surface_conflict(
         # "the tortoise and the hare race, the tortoise wins" / "..., the hare wins": a
         # word named more often on one side, another on the other, is who does what.
         return f"subject differs: {' '.join(sorted(more))} vs {' '.join(sorted(fewer))}"
+    want_pronouns = sum(1 for _, written in want_tokens if written in PRONOUNS)
+    have_pronouns = sum(1 for _, written in have_tokens if written in PRONOUNS)
+    if (more and want_pronouns < have_pronouns) or (fewer and want_pronouns > have_pronouns):
+        # A pronoun spelt out may not name the one it stood for: in "a police car chases a
+        # motorbike until it crashes", "it" may be the motorbike, not "the police car".
+        named = " ".join(sorted(more or fewer))
+        return f"subject differs: {named} named where the other says it, they, he or she"
     want_attached, have_attached = attachments(want_tokens), attachments(have_tokens)
     for key in sorted(want_attached.keys() & have_attached.keys()):
         if want_attached[key] != have_attached[key]:
