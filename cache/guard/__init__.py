@@ -21,7 +21,8 @@ numbers...). Two such words are rejected when
 
 - they appear in opposite orders and a word stays between them in both prompts: they
   traded sides of it (the action in "cat chasing dog", the noun in "small house on a
-  large hill"). Exception: two whole prepositional phrases trading places around the verb
+  large hill"; pronouns count as words: "cars pull over to let it pass" / "it pulls over
+  to let cars pass"). Exception: two whole prepositional phrases trading places around the verb
   ("under a starry sky, a wolf howls on a hilltop" / "on a hilltop, a wolf howls under a
   starry sky"), which is adverbials moving;
 - or each took the other's preposition: "from left to right" / "from right to left",
@@ -64,10 +65,16 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   before it that is not a place, where a person or an animal after a place word or "to"
   is no place ("a girl walks by a boy with a scarf"); and which thing a participle
   describes ("a cat sleeping beside a dog" / "a cat beside a sleeping dog", "a man talking
-  to a woman dressed in black"), where that can be told;
-- who is named more often ("..., the tortoise wins" / "..., the hare wins"), whose
-  ("the dog's owner" / "the owner's dog"), and what has not happened yet ("about to
-  jump" / "jumping");
+  to a woman dressed in black"), where that can be told; who wears the clothes an "in"
+  names ("a man in a red coat beside a woman" / "a man beside a woman in a red coat"),
+  and which noun a list of colours describes ("a red car beside a blue truck" / "a car
+  beside a red and blue truck");
+- who is named more often ("..., the tortoise wins" / "..., the hare wins"), or named
+  where the other prompt has a pronoun ("until it crashes" / "until the police car
+  crashes"), whose ("the dog's owner" / "the owner's dog"), and what has not happened yet
+  ("about to jump" / "jumping");
+- which clause "when" opens ("a dog barks when the doorbell rings" / "the doorbell rings
+  when the dog barks");
 - the same words joined into other things: a compound spelt out with more than a place
   ("a butterfly knife" / "a knife with a butterfly", "a sheep dog" / "a dog herding
   sheep"; "a beach house" / "a house at the beach" passes, while "in" or "on" are a
