@@ -27,6 +27,20 @@ class _Slot:
     stage: int  # how many sequence markers precede the word: which event it belongs to
 
 
+def _slot_kind(tokens: list[tuple[str, str]], position: int) -> str:
+    """kind() of the word, where an action's word used as a noun is a thing: "the waves",
+    or a plural opening a clause ("Waves lift the boat" / "The boat lifts the waves" trade
+    the two things around "lift")."""
+    word, written = tokens[position]
+    found = kind(word)
+    if found != "action":
+        return found
+    before = tokens[position - 1] if position else ("", "")
+    if before[1] in _ARTICLES or (written.endswith("s") and not before[0]):
+        return "content"
+    return found
+
+
 def sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
     """The words that matter, in order (every occurrence), with their phrases and events."""
     # word, position, index of its phrase's opener, segment, stage
@@ -63,7 +77,18 @@ def sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
         governor = tokens[at][0] if at >= 0 else ""
         phrase = frozenset(members[at]) if at >= 0 else frozenset()
         start = at if at >= 0 else position
-        slots.append(_Slot(word, kind(word), governor, phrase, start, position, segment, stage))
+        slots.append(
+            _Slot(
+                word,
+                _slot_kind(tokens, position),
+                governor,
+                phrase,
+                start,
+                position,
+                segment,
+                stage,
+            )
+        )
     return slots
 
 

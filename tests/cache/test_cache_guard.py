@@ -911,6 +911,11 @@ ROUND_6_SHOULD_REJECT = [
         "A chef tosses vegetables in a wok. Close-up.",
         "A chef tosses vegetables in a wok. Extreme close-up.",
     ),
+    # A verb's word used as a noun is a thing that can trade roles.
+    (
+        "Waves lift the boat and drop it onto the rocks",
+        "The boat lifts the waves and drops them onto the rocks",
+    ),
     # A state after "with" someone describes that one.
     ("a woman dressed in red dancing with a man", "a woman dancing with a man dressed in red"),
     # Events told in the other order around "when".
@@ -934,6 +939,11 @@ ROUND_6_SHOULD_PASS = [
         "When a man opens the door, a dog barks and a cat runs away",
     ),
     ("the most beautiful sunset over the sea", "a beautiful sunset over the sea"),
+    ("Waves crash against the rocks at dawn", "At dawn, waves crash against the rocks"),
+    (
+        "A nurse in green scrubs walks beside a doctor, handheld",
+        "Handheld: a nurse in green scrubs walks beside a doctor",
+    ),
     ("He smiles as his dog runs along the beach", "His dog runs along the beach as he smiles"),
     ("A chef in a wok kitchen. Extreme close-up.", "A chef in a wok kitchen. Extreme closeup."),
 ]
