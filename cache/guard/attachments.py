@@ -34,6 +34,7 @@ _CARRIERS = frozenset(("in", "on", "inside", "into", "onto", "atop", "within", "
 _COMPANION_AFTER = (PLACE_WORDS | frozenset(PREPOSITIONS)) - _CARRIERS - _ATTACHING
 # Verbs saying what the one named right before them has: read as "with".
 _HAVING = frozenset(("carries", "carry", "holds", "hold", "has", "have"))
+_WEARS = frozenset(("wears", "wear"))  # "who wears a red coat" says "wearing a red coat"
 _WHO = frozenset(("who", "which", "that"))  # after a comma: the one before it goes on
 _WEARING = frozenset(("wearing", "in"))  # attaching words that name what is worn
 _DRESSED = frozenset(("dressed", "clad", "clothed"))
@@ -62,13 +63,17 @@ def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     for index, (word, written) in enumerate(tokens):
         if not word or word in BREAK_SET:
             if written == "," and index + 1 < len(tokens) and tokens[index + 1][1] in _WHO:
+                if previous in BEING_SET:
+                    # the object of "with" goes on too: "walks with her brother, who carries"
+                    owner = wearer = previous
                 continue  # "her brother, who carries a backpack": his
             owner, wearer, previous, place, pending, introducer = "", "", "", False, None, ""
             held = False
             continue
-        if written in _HAVING and owner and previous == owner:
+        if (written in _HAVING or written in _WEARS) and owner and previous == owner:
             # "a boy carries a backpack" says what "a boy with a backpack" does
-            pending, place, previous, introducer = "with", False, word, ""
+            pending = "wearing" if written in _WEARS else "with"
+            place, previous, introducer = False, word, ""
             continue
         participle = is_past(written) or (written.endswith("ing") and word in ACTION_SET)
         if (
@@ -135,11 +140,25 @@ def _worn(tokens: list[tuple[str, str]], index: int) -> bool:
         return False
     after, written = tokens[j] if j < len(tokens) else ("", "")
     # Colours on their own, or of clothes: not of a thing named after them ("red light").
-    return _garment(written) or not plain(after) or after in ACTION_SET or verb_form(written)
+    # A verb the action list lacks is told by what follows it: "in black follows a man",
+    # "in red holds hands with".
+    following = tokens[j + 1][1] if j + 1 < len(tokens) else ""
+    return (
+        _garment(written)
+        or not plain(after)
+        or after in ACTION_SET
+        or verb_form(written)
+        or written in _HAVING
+        or (written.endswith("s") and following in DETERMINERS)
+    )
 
 
 def _garment(written: str) -> bool:
-    return written in CLOTHES or written.removesuffix("s") in CLOTHES
+    return (
+        written in CLOTHES
+        or written.removesuffix("s") in CLOTHES
+        or written.removesuffix("es") in CLOTHES  # "dresses"
+    )
 
 
 def participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:

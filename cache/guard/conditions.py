@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cache.guard.canonical import FILL, STOP
+from cache.guard.canonical import FILL, PREPOSITION_SET, STOP
 from cache.guard.lexicon import BREAK_SET
 
 # Words opening a clause that says when the rest happens. Other such words ("before",
@@ -27,6 +27,7 @@ def _conditions(tokens: list[tuple[str, str]]) -> Counter[frozenset[str]] | None
             continue
         opening = index == 0 or tokens[index - 1][1] in _SENTENCE_ENDS
         words: set[str] = set()
+        adverbial = False  # past the clause's first preposition: where or when, not who
         for word, later in tokens[index + 1 :]:
             if not word:  # punctuation: a comma ends it, a sentence's end too
                 if later in _SENTENCE_ENDS and opening:
@@ -34,7 +35,10 @@ def _conditions(tokens: list[tuple[str, str]]) -> Counter[frozenset[str]] | None
                 break
             if word in BREAK_SET and not opening:
                 break
-            if not (word in STOP or word in FILL):
+            # "when the fireworks start at midnight" / "at midnight, ... when the fireworks
+            # start": a scene phrase moving in or out of the clause is no other event.
+            adverbial = adverbial or later in PREPOSITION_SET
+            if not (word in STOP or word in FILL or adverbial):
                 words.add(word)
         else:
             if opening:

@@ -95,7 +95,8 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     # Whom the video is for, right after the request: "Could you make a video for me?".
     (r"^\s*+(an?\s++(?:video|clip|film|animation))\s++for\s++(?:me|us)\b", r" \1 "),
     (r"\bcannot\b", "can not"),
-    # "the most beautiful": a degree, not how many ("most of the lanterns").
+    # "the most beautiful": a degree, dropped; "most" alone is how many ("most of the
+    # lanterns").
     (r"\b(the|a)\s+most\b", r"\1"),
     # Sequence markers, all read as "then" (a stopword: "X, finally Y" is "X, then Y"); the
     # order check keeps words from crossing them. One pattern: each costs every call. "next"
@@ -833,6 +834,29 @@ ACTIONS = (
 # is someone the phrase after it may describe ("a girl walks by a boy with a scarf"), and a
 # compound naming one is a kind of being, not a being somewhere ("a sea lion", "a snow man").
 BEINGS = (
+    # People the list lacked, found by round 6's review ("a woman walks with a host,
+    # who is wearing a red coat"); and figures that wear clothes.
+    "host",
+    "opponent",
+    "partner",
+    "passenger",
+    "customer",
+    "cop",
+    "biker",
+    "boyfriend",
+    "girlfriend",
+    "vendor",
+    "shopkeeper",
+    "barista",
+    "bartender",
+    "professor",
+    "referee",
+    "goalkeeper",
+    "fighter",
+    "wrestler",
+    "snowman",
+    "scarecrow",
+    "mannequin",
     "person",
     "people",
     "man",

@@ -968,3 +968,51 @@ def test_round_6_reasons_name_the_difference() -> None:
         "the doorbell rings when the dog barks", "a dog barks when the doorbell rings"
     )
     assert verdict.reason == "order differs: when bark dog vs when doorbell ring"
+
+
+# Review 8 of round 6: readings the round's changes relied on that failed in neighbours.
+REVIEW_8_SHOULD_REJECT = [
+    # Colours alone before a verb the action list lacks.
+    ("a chef in black holds hands with a knight", "a chef holds hands with a knight in black"),
+    ("a woman in black follows a man", "a woman follows a man in black"),
+    # A person missing from the list of beings.
+    (
+        "a woman wearing a red coat walks with a host",
+        "a woman walks with a host, who is wearing a red coat",
+    ),
+    (
+        "a woman in a red coat dances with her partner",
+        "a woman dances with her partner in a red coat",
+    ),
+    # "who" after the object of "with", and "wears".
+    (
+        "A girl with a yellow backpack walks with her brother, who carries a green lunchbox.",
+        "A girl walks with her brother, who carries a yellow backpack and a green lunchbox.",
+    ),
+    (
+        "a girl wearing a red coat walks with her brother",
+        "a girl walks with her brother, who wears a red coat",
+    ),
+]
+
+REVIEW_8_SHOULD_PASS = [
+    # A scene phrase moving in or out of the clause "when" opens.
+    (
+        "kids cheer when the fireworks start at midnight",
+        "at midnight, kids cheer when the fireworks start",
+    ),
+    (
+        "a cat jumps when it sees a cucumber in the kitchen",
+        "a cat in the kitchen jumps when it sees a cucumber",
+    ),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), REVIEW_8_SHOULD_REJECT)
+def test_review_8_wrong_videos_are_rejected(requested: str, cached: str) -> None:
+    assert_rejected_both_ways(requested, cached)
+
+
+@pytest.mark.parametrize(("requested", "cached"), REVIEW_8_SHOULD_PASS)
+def test_review_8_paraphrases_pass(requested: str, cached: str) -> None:
+    assert_passes_both_ways(requested, cached)
