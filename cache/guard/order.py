@@ -58,7 +58,7 @@ def sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
         # A pronoun stands for a thing: "cars pull over to let it pass" / "it pulls over
         # to let cars pass" trade the two around "let".
         word = PRONOUNS.get(written, word)
-        if not (word in NEG or word in STOP or word in FILL) or written in PRONOUNS:
+        if not (word in NEG or word in STOP or word in FILL):  # pronouns' forms are none
             if marker and found:  # leading or doubled markers open no empty event
                 stage += 1
             marker = False
