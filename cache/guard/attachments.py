@@ -8,6 +8,7 @@ from collections import Counter
 
 from cache.guard import canonical, lexicon
 from cache.guard.canonical import ACTION_SET, BEING_SET, FILL, NEG, PREPOSITION_SET, STOP
+from cache.guard.individuals import individuals
 from cache.guard.kinds import adverb, is_past, kind, modifier, plain, verb_form
 from cache.guard.lexicon import (
     ARTICLES_AND_OWNERS,
@@ -51,29 +52,32 @@ def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     too: "a dog covered in mud next to a cat" (the dog's mud), "a woman reading a book next
     to a man" (she reads). A person or an animal after a place word or "to" is no place ("a
     girl walks by a boy with a scarf": his), unless it carries the one before ("a man on a
-    horse with a sword": the man's)."""
+    horse with a sword": the man's). Of several things named by the same noun, the one
+    meant is told apart as individuals() does ("an old man in a red coat walks with a man")."""
+    labels = individuals(tokens)
     out: dict[tuple[str, str], str] = {}
     owner = ""
     wearer = ""  # who wears clothes: see the docstring
     held = False  # inside the object of an attached phrase
-    previous = ""  # the last word that is not a stopword
+    previous = ""  # the last word that is not a stopword (its label: see individuals)
+    previous_being = False  # whether that word names a person or an animal
     place = False  # the last preposition seen names a place
     introducer = ""  # the last place word or preposition seen, as written
     pending: str | None = None
     for index, (word, written) in enumerate(tokens):
         if not word or word in BREAK_SET:
             if written == "," and index + 1 < len(tokens) and tokens[index + 1][1] in _WHO:
-                if previous in BEING_SET:
+                if previous_being:
                     # the object of "with" goes on too: "walks with her brother, who carries"
                     owner = wearer = previous
                 continue  # "her brother, who carries a backpack": his
             owner, wearer, previous, place, pending, introducer = "", "", "", False, None, ""
-            held = False
+            held = previous_being = False
             continue
         if (written in _HAVING or written in _WEARS) and owner and previous == owner:
             # "a boy carries a backpack" says what "a boy with a backpack" does
             pending = "wearing" if written in _WEARS else "with"
-            place, previous, introducer = False, word, ""
+            place, previous, previous_being, introducer = False, word, False, ""
             continue
         participle = is_past(written) or (written.endswith("ing") and word in ACTION_SET)
         if (
@@ -82,7 +86,7 @@ def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
             or (written == "in" and _worn(tokens, index))
         ):
             pending = "with" if written in _ATTACHING and written != "wearing" else written
-            place, previous, introducer = False, word, ""
+            place, previous, previous_being, introducer = False, word, False, ""
             continue
         if written in _COMPANION_AFTER or written in _CARRIERS:
             introducer = written
@@ -97,22 +101,22 @@ def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
             if who:
                 out.setdefault((pending, word), who)
             if companion:
-                owner = word  # "talking to a woman dressed in black": hers
+                owner = labels[index]  # "talking to a woman dressed in black": hers
             if word in BEING_SET and pending not in _WEARING:
-                wearer = word  # "walks with her grandfather in a raincoat": his
+                wearer = labels[index]  # "walks with her grandfather in a raincoat": his
             held = True
             # What is worn owns nothing after it: the hair in "a woman in a blue dress with
             # red hair" is hers.
             place = place or pending in _WEARING
-            pending, previous = None, word
+            pending, previous, previous_being = None, labels[index], word in BEING_SET
             continue
         if plain(word) and word not in ACTION_SET:
             if not place or companion:
-                owner = word
-                wearer = word if not held or word in BEING_SET else wearer
+                owner = labels[index]
+                wearer = labels[index] if not held or word in BEING_SET else wearer
         elif word in ACTION_SET:
             place, introducer, held = False, "", False
-        previous = word
+        previous, previous_being = labels[index], word in BEING_SET
     return out
 
 
@@ -168,6 +172,7 @@ def participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
     black"), adverbs and "that is" skipped. "" where it could be either: after a word that
     may be an adjective or a noun, before a noun ("a big sleeping dog", "a man watching
     dogs"), or with nothing named before it in its phrase."""
+    labels = individuals(tokens)  # which of several things named alike: see attachments
     found: Counter[tuple[str, str]] = Counter()
     for index, (word, written) in enumerate(tokens):
         if not (is_past(written) or (verb_form(written) and word in ACTION_SET)):
@@ -197,16 +202,16 @@ def participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
                 shared = head + 2 < len(tokens) and (
                     tokens[head + 1][1] in ("and", "or") and plain(tokens[head + 2][0])
                 )
-                found[(word, "" if shared else tokens[head][0])] += 1
+                found[(word, "" if shared else labels[head])] += 1
                 continue
             if plain(before):
                 found[(word, "")] += 1
                 continue
-        found[(word, _host_before(tokens, index))] += 1
+        found[(word, _host_before(tokens, labels, index))] += 1
     return found
 
 
-def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
+def _host_before(tokens: list[tuple[str, str]], labels: list[str], index: int) -> str:
     """The thing named right before tokens[index] (adverbs and "that is" skipped), or ""
     when there is none or it is the object of a preposition: in "a man with a dog walking"
     or "a woman in a blue dress walking" the walker is the man, the woman. A person or an
@@ -228,7 +233,7 @@ def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
     ):
         k -= 1
     if k >= 0 and tokens[k][1] in _COMPANION_AFTER and tokens[j][0] in BEING_SET:
-        return tokens[j][0]  # "a cat staring at a dog sleeping on the couch": the dog sleeps
+        return labels[j]  # "a cat staring at a dog sleeping on the couch": the dog sleeps
     if (
         k >= 0
         and tokens[k][1] in _ATTACHING
@@ -237,17 +242,17 @@ def _host_before(tokens: list[tuple[str, str]], index: int) -> str:
     ):
         # A state describes the one just named ("dancing with a man dressed in red"); an
         # action, the one who has him ("a man with a dog walking in the park").
-        return tokens[j][0]
+        return labels[j]
     if k >= 0 and tokens[k][1] in _ATTACHING:
         # "a knight holding a sword sleeping": the one holding it, as attachments reads it
-        return _host_before(tokens, k)
+        return _host_before(tokens, labels, k)
     if k >= 0 and (
         tokens[k][1] in ("and", "or")  # "a man and a woman dancing": both may be
         or tokens[k][1] in PLACE_WORDS
         or kind(tokens[k][0]) == "relation"
     ):
         return ""
-    return tokens[j][0]
+    return labels[j]
 
 
 def host_conflict(want: Counter[tuple[str, str]], have: Counter[tuple[str, str]]) -> str | None:

@@ -1,0 +1,103 @@
+"""Which one of several things named by the same noun a word names: in "an old man in a red
+coat walks with a man" the coat is the old man's, and in "an old man walks with a man in a
+red coat" the other man's, though both sides say "man" each time.
+"""
+
+from __future__ import annotations
+
+from cache.guard.canonical import ACTION_SET
+from cache.guard.kinds import modifier, plain, verb_form
+from cache.guard.lexicon import BREAK_SET, DETERMINERS, PLURAL_IRREGULAR
+
+# After these a noun is one more thing ("a man ... a man"). After any other determiner, or
+# none, it is one named elsewhere ("the man", "his dog"), where one fits: a prompt without
+# articles ("man in red coat pushes man") tells nothing apart, and a prompt whose sentences
+# come in another order names the same things.
+_NEW = frozenset(("a", "an", "another", "1"))
+
+
+def individuals(tokens: list[tuple[str, str]]) -> list[str]:
+    """Each token's canonical word, except at the head of a noun phrase whose noun names two
+    or more different things: there the thing, told apart by the words before the noun
+    ("old man", "police car") or, with none, by its place among the new ones named with
+    none ("man#1", "man#2"). A mention that is not new (see _NEW) is the thing named new
+    whose words include its own: the one with the same words, else the latest before it,
+    else the first ("the man", "the red ball" after "a big red ball"); with none, it is a
+    thing of its own if words after a determiner tell it apart ("the old man"). Plurals
+    name no one thing and stay themselves, and so does a noun naming one thing however
+    often it is named, so that a side saying "the man" again compares equal to one that
+    does not."""
+    labels = [word for word, _ in tokens]
+    mentions: list[tuple[int, frozenset[str], str, bool]] = []  # index, words, thing, new
+    new_things: dict[str, list[tuple[int, frozenset[str], str]]] = {}
+    for index, (word, written) in enumerate(tokens):
+        if not _head(tokens, index) or _plural(word, written):
+            continue
+        before = index - 1
+        described: list[str] = []
+        while before >= 0 and _describes(tokens[before]):
+            described.append(tokens[before][0])
+            before -= 1
+        words = frozenset(described)
+        thing = " ".join([*reversed(described), word])
+        new = before >= 0 and tokens[before][0] in _NEW
+        # Without a determiner the phrase's start is a guess ("racket strikes ball").
+        determined = new or (before >= 0 and tokens[before][1] in DETERMINERS)
+        if new and not described:
+            bare = {t for _, w, t in new_things.get(word, ()) if not w}
+            thing = f"{word}#{len(bare) + 1}"
+        if new:
+            new_things.setdefault(word, []).append((index, words, thing))
+        mentions.append((index, words if determined else frozenset(), thing, new))
+    things: dict[str, set[str]] = {}
+    resolved: list[tuple[int, str]] = []
+    for index, words, thing, new in mentions:
+        word = tokens[index][0]
+        if not new:
+            fits = [(i, t) for i, w, t in new_things.get(word, ()) if words <= w]
+            same = [t for i, w, t in new_things.get(word, ()) if w == words]
+            before = [t for i, t in fits if i < index]
+            if same or fits:
+                thing = same[-1] if same else before[-1] if before else fits[0][1]
+            elif not words:
+                # "the man" with no man named new, or a phrase with no determiner: nothing
+                # tells it from the others
+                continue
+        things.setdefault(word, set()).add(thing)
+        resolved.append((index, thing))
+    for index, thing in resolved:
+        if len(things[tokens[index][0]]) > 1:
+            labels[index] = thing
+    return labels
+
+
+def _describes(token: tuple[str, str]) -> bool:
+    """Whether a word before a noun is one that tells it apart ("old", "police", "red")."""
+    word, written = token
+    return (
+        bool(word)
+        and written not in DETERMINERS
+        and word not in BREAK_SET
+        and modifier(word)
+        and word not in ACTION_SET
+        and not verb_form(written)
+    )
+
+
+def _plural(word: str, written: str) -> bool:
+    return written in PLURAL_IRREGULAR or (written.endswith("s") and word != written)
+
+
+def _head(tokens: list[tuple[str, str]], index: int) -> bool:
+    """Whether tokens[index] is the noun a noun phrase ends on: a thing, with no other thing
+    after it that it describes ("police" in "a police car" is not)."""
+    word = tokens[index][0]
+    if not plain(word) or word in ACTION_SET:
+        return False
+    if index + 1 == len(tokens):
+        return True
+    after, written = tokens[index + 1]
+    # A verb the action list lacks is told by the determiner after it ("a man meets a").
+    following = tokens[index + 2][1] if index + 2 < len(tokens) else ""
+    verb = written.endswith("s") and following in DETERMINERS
+    return not (plain(after) and after not in ACTION_SET and not verb_form(written) and not verb)
