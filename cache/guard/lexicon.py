@@ -46,6 +46,9 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\bcounter[\s-]*clockwise\b", " counterclockwise "),
     (r"\banti[\s-]*clockwise\b", " counterclockwise "),
     (r"\bhigh[\s-]*(?:quality|resolution|definition)\b", " "),
+    # A degree: "a slightly low-angle shot" is not a low-angle shot. "a bit" before a word
+    # is one too ("a bit shaky"); "a little" is left to "little" (small).
+    (r"\ba[\s-]+(?:little[\s-]+)?bit\b(?![\s-]+of\b)", " slightly "),
     (r"\b(?:4|8)k\b", " "),
     # Contractions spelt out, so "they're" is "they are" and "can't" is not "ca" + "not".
     (r"\bcan't\b", "can not"),
@@ -212,6 +215,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "big": ("large",),
     "huge": ("giant", "enormous", "massive", "gigantic"),
     "small": ("little",),
+    "slightly": ("somewhat", "mildly"),
     "fast": ("quick", "quickly", "rapid", "rapidly", "speedy", "swift", "swiftly", "fast"),
     "slow": ("slowly",),
     "sofa": ("couch",),
@@ -642,7 +646,6 @@ STOPWORDS = (
     "about",
     "like",
     "together",
-    "slightly",
     "itself",
 )
 FILLER = (

@@ -1093,3 +1093,17 @@ def test_things_named_alike_are_named_in_the_reason() -> None:
         "a man in a red coat pushes a man", "a man pushes a man in a red coat"
     )
     assert verdict.reason == "attribute differs: man#1 in red vs man#2 in red"
+
+
+def test_a_degree_is_part_of_the_picture() -> None:
+    # "slightly low-angle" is not the low-angle shot; "a bit" and "somewhat" say the same.
+    assert_rejected_both_ways(
+        "Pigeons take off from a cobbled square. In slow motion, slightly low-angle shot.",
+        "Pigeons take off from a cobbled square. In slow motion, low-angle shot.",
+    )
+    assert_rejected_both_ways("a slightly steep slope", "a steep slope")
+    assert_passes_both_ways("Handheld, slightly shaky, daylight", "Handheld, a bit shaky, daylight")
+    assert_passes_both_ways(
+        "Handheld, slightly shaky, daylight", "Handheld, somewhat shaky, daylight"
+    )
+    assert_rejected_both_ways("a bit of snow on a roof", "snow on a roof")
