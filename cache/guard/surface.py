@@ -6,8 +6,10 @@ the same words joined into other things.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 from cache.guard.attachments import attachments
+from cache.guard.canonical import ACTION_SET
 from cache.guard.compounds import compound_split, compounds, hyphen_conflict, introduced
 from cache.guard.depictions import depiction_conflict, depictions
 from cache.guard.forms import form_conflict, forms
@@ -24,6 +26,9 @@ from cache.guard.words import describe
 # do not ("in sunglasses" / "wearing sunglasses", "a city view" / "a view of the city")
 # become a second generation, never a wrong video.
 
+
+_JOINERS = frozenset(("and", "then"))
+_HAVING_VERBS = frozenset(("has", "holds", "carries", "wears"))
 
 _GENDERED = {
     "he": "he",
@@ -88,6 +93,12 @@ def surface_conflict(
         # motorbike until it crashes", "it" may be the motorbike, not "the police car".
         named = " ".join(sorted(more or fewer))
         return f"subject differs: {named} named where the other says it, they, he or she"
+    want_elided, have_elided = _elided(want_tokens), _elided(have_tokens)
+    if (more and want_elided < have_elided) or (fewer and want_elided > have_elided):
+        # A subject left out is the one before: in "pulls a swimmer out and carries him" the
+        # lifeguard carries, in "... and the swimmer carries him" the swimmer does.
+        named = " ".join(sorted(more or fewer))
+        return f"subject differs: {named} named where the other leaves the subject out"
     want_attached, have_attached = attachments(want_tokens), attachments(have_tokens)
     for key in sorted(want_attached.keys() & have_attached.keys()):
         if want_attached[key] != have_attached[key]:
@@ -98,6 +109,18 @@ def surface_conflict(
     if compounds(want_tokens) != compounds(have_tokens):
         return "subject differs: a compound name with video/scene/show... on one side only"
     return None
+
+
+def _elided(tokens: list[tuple[str, str]]) -> int:
+    """Verbs right after "and" or "then" with no subject of their own ("and carries him"):
+    a finite form, not a participle continuing a list ("singing and dancing")."""
+    return sum(
+        1
+        for (_, joiner), (word, written) in pairwise(tokens)
+        if joiner in _JOINERS
+        and (word in ACTION_SET or written in _HAVING_VERBS)
+        and written.endswith("s")
+    )
 
 
 def joining_conflict(

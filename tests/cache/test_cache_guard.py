@@ -1107,3 +1107,19 @@ def test_a_degree_is_part_of_the_picture() -> None:
         "Handheld, slightly shaky, daylight", "Handheld, somewhat shaky, daylight"
     )
     assert_rejected_both_ways("a bit of snow on a roof", "snow on a roof")
+
+
+def test_a_subject_left_out_is_not_the_one_spelt_out() -> None:
+    # The subject left out after "and" is the one before; naming the other is another video.
+    assert_rejected_both_ways(
+        "A lifeguard pulls a swimmer out of the waves and carries him up the beach.",
+        "A lifeguard pulls a swimmer out of the waves and the swimmer carries him up the beach.",
+    )
+    assert_rejected_both_ways(
+        "a cat chases a dog and jumps onto the fence",
+        "a cat chases a dog and the dog jumps onto the fence",
+    )
+    assert_passes_both_ways(
+        "a cat chases a dog and jumps onto the fence",
+        "a cat chases a dog, then jumps onto the fence",
+    )
