@@ -232,18 +232,17 @@ def _host_before(tokens: list[tuple[str, str]], labels: list[str], index: int) -
         )
     ):
         k -= 1
+    # Clothes after "in" attach as "wearing" does ("a girl in a hat sleeping").
+    attached = k >= 0 and (
+        tokens[k][1] in _ATTACHING or (tokens[k][1] == "in" and _worn(tokens, k))
+    )
     if k >= 0 and tokens[k][1] in _COMPANION_AFTER and tokens[j][0] in BEING_SET:
         return labels[j]  # "a cat staring at a dog sleeping on the couch": the dog sleeps
-    if (
-        k >= 0
-        and tokens[k][1] in _ATTACHING
-        and tokens[j][0] in BEING_SET
-        and is_past(tokens[index][1])
-    ):
+    if attached and tokens[j][0] in BEING_SET and is_past(tokens[index][1]):
         # A state describes the one just named ("dancing with a man dressed in red"); an
         # action, the one who has him ("a man with a dog walking in the park").
         return labels[j]
-    if k >= 0 and tokens[k][1] in _ATTACHING:
+    if attached:
         # "a knight holding a sword sleeping": the one holding it, as attachments reads it
         return _host_before(tokens, labels, k)
     if k >= 0 and (

@@ -1215,6 +1215,14 @@ CLOTHES = frozenset(
         "windbreaker",
     )
 )
+# "wearing a red coat" says what "in a red coat" does (attachments reads both as worn): a
+# paraphrase swaps them freely. Only before clothes, up to four words on: "wearing a
+# smile" stays as it is.
+_GARMENTS = "|".join(sorted(CLOTHES, key=len, reverse=True))
+WEARING_CLOTHES = re.compile(
+    rf"\bwearing(?=(?:\s+(?:a|an|the|his|her|their|its|my|our|your))?(?:\s+[a-z'-]+){{0,4}}?"
+    rf"\s+(?:{_GARMENTS})(?:e?s)?\b)"
+)
 # Pronouns standing for a thing or a person, each set read as the one thing it names (the
 # "~" keeps them apart from any stemmed word).
 PRONOUNS = {

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 from cache.guard import canonical, lexicon
 from cache.guard.canonical import CATEGORY_SETS, FILL, NEG, QUANT, STOP, stem
-from cache.guard.lexicon import PHRASE_PATTERNS, PLURAL_NUMBERS, SEQUENCE_MARKER
+from cache.guard.lexicon import (
+    PHRASE_PATTERNS,
+    PLURAL_NUMBERS,
+    SEQUENCE_MARKER,
+    WEARING_CLOTHES,
+)
 from cache.normalize import normalize_prompt
 
 # Bound by assignment, not by `from ... import`, for speed: see kinds.py.
@@ -46,6 +51,8 @@ def normalized_tokens(text: str) -> list[tuple[str, str]]:
     text = text.replace("’", "'")
     for pattern, replacement in PHRASE_PATTERNS:
         text = pattern.sub(replacement, text)
+    if "wearing" in text:
+        text = WEARING_CLOTHES.sub("in", text)
     out = []
     for token in _TOKEN_OR_BREAK.findall(text):
         if not token[0].isalnum():
