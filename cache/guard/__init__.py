@@ -106,6 +106,7 @@ from cache.guard.attachments import host_conflict, participle_hosts
 from cache.guard.bindings import binding_conflict
 from cache.guard.canonical import ACTION_SET, CATEGORY_SETS
 from cache.guard.conditions import condition_conflict
+from cache.guard.individuals import shared_labels
 from cache.guard.order import order_conflict, pair_occurrences, sequence, snippet
 from cache.guard.surface import joining_conflict, surface_conflict
 from cache.guard.words import analyse, describe, normalized_tokens
@@ -128,9 +129,12 @@ MAX_GUARD_CHARS = 2000
 
 
 def _check_order(
-    want_tokens: list[tuple[str, str]], have_tokens: list[tuple[str, str]]
+    want_tokens: list[tuple[str, str]],
+    have_tokens: list[tuple[str, str]],
+    want_labels: list[str],
+    have_labels: list[str],
 ) -> GuardVerdict:
-    want, have = sequence(want_tokens), sequence(have_tokens)
+    want, have = sequence(want_tokens, want_labels), sequence(have_tokens, have_labels)
     if max(len(want), len(have)) > MAX_ORDER_WORDS:
         # The comparison grows with the cube of the words in the worst case (about 20 ms at
         # 150): past the cap a prompt is not compared, so it cannot be a semantic hit.
@@ -177,17 +181,22 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
         only_want, only_have = want.content - have.content, have.content - want.content
         kind = "action" if (only_want | only_have) & ACTION_SET else "subject"
         return GuardVerdict(False, f"{kind} differs: {describe(only_want, only_have)}")
-    surface = surface_conflict(requested, cached, want_tokens, have_tokens)
+    want_labels, have_labels = shared_labels(want_tokens, have_tokens)
+    surface = surface_conflict(
+        requested, cached, want_tokens, have_tokens, want_labels, have_labels
+    )
     if surface is not None:
         return GuardVerdict(False, surface)
     # Same words on both sides: only their arrangement can still differ.
-    order = _check_order(want_tokens, have_tokens)
+    order = _check_order(want_tokens, have_tokens, want_labels, have_labels)
     if not order.ok:
         return order
     binding = (
         binding_conflict(want_tokens, have_tokens)
         or joining_conflict(requested, cached, want_tokens, have_tokens)
-        or host_conflict(participle_hosts(want_tokens), participle_hosts(have_tokens))
+        or host_conflict(
+            participle_hosts(want_tokens, want_labels), participle_hosts(have_tokens, have_labels)
+        )
         or condition_conflict(want_tokens, have_tokens)
     )
     return order if binding is None else GuardVerdict(False, binding)

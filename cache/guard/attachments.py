@@ -8,7 +8,6 @@ from collections import Counter
 
 from cache.guard import canonical, lexicon
 from cache.guard.canonical import ACTION_SET, BEING_SET, FILL, NEG, PREPOSITION_SET, STOP
-from cache.guard.individuals import individuals
 from cache.guard.kinds import adverb, is_past, kind, modifier, plain, verb_form
 from cache.guard.lexicon import (
     ARTICLES_AND_OWNERS,
@@ -42,7 +41,7 @@ _DRESSED = frozenset(("dressed", "clad", "clothed"))
 _WORN_RUN = 4  # words before the garment: "in a long red wool coat"
 
 
-def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def attachments(tokens: list[tuple[str, str]], labels: list[str]) -> dict[tuple[str, str], str]:
     """(attaching word, its object) -> the thing it describes: the nearest noun before it
     in its phrase that is not a place ("a woman with an umbrella talks to a man"). Having is
     one relation however it is said ("with", "carrying", "holding", "who carries" are all
@@ -53,8 +52,8 @@ def attachments(tokens: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     to a man" (she reads). A person or an animal after a place word or "to" is no place ("a
     girl walks by a boy with a scarf": his), unless it carries the one before ("a man on a
     horse with a sword": the man's). Of several things named by the same noun, the one
-    meant is told apart as individuals() does ("an old man in a red coat walks with a man")."""
-    labels = individuals(tokens)
+    meant is told apart by its label ("an old man in a red coat walks with a man": see
+    individuals)."""
     out: dict[tuple[str, str], str] = {}
     owner = ""
     wearer = ""  # who wears clothes: see the docstring
@@ -165,14 +164,13 @@ def _garment(written: str) -> bool:
     )
 
 
-def participle_hosts(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+def participle_hosts(tokens: list[tuple[str, str]], labels: list[str]) -> Counter[tuple[str, str]]:
     """(participle, the thing it describes) for each "-ing" action or past participle: the
     noun right after it when it opens a noun phrase ("a sleeping dog", "a broken cup"), the
     thing right before it otherwise ("a cat sleeping beside a dog", "a woman dressed in
     black"), adverbs and "that is" skipped. "" where it could be either: after a word that
     may be an adjective or a noun, before a noun ("a big sleeping dog", "a man watching
     dogs"), or with nothing named before it in its phrase."""
-    labels = individuals(tokens)  # which of several things named alike: see attachments
     found: Counter[tuple[str, str]] = Counter()
     for index, (word, written) in enumerate(tokens):
         if not (is_past(written) or (verb_form(written) and word in ACTION_SET)):

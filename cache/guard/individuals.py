@@ -71,6 +71,22 @@ def individuals(tokens: list[tuple[str, str]]) -> list[str]:
     return labels
 
 
+def shared_labels(
+    want_tokens: list[tuple[str, str]], have_tokens: list[tuple[str, str]]
+) -> tuple[list[str], list[str]]:
+    """individuals() of both prompts, with a noun told apart on one side only left as the
+    noun on both: a prompt without articles tells no one apart ("green beaker, red beaker"),
+    and its paraphrase with them must still compare equal."""
+    want, have = individuals(want_tokens), individuals(have_tokens)
+    want_split = {word for (word, _), label in zip(want_tokens, want, strict=True) if label != word}
+    have_split = {word for (word, _), label in zip(have_tokens, have, strict=True) if label != word}
+    for tokens, labels in ((want_tokens, want), (have_tokens, have)):
+        for index, (word, _) in enumerate(tokens):
+            if labels[index] != word and word not in want_split & have_split:
+                labels[index] = word
+    return want, have
+
+
 def _describes(token: tuple[str, str]) -> bool:
     """Whether a word before a noun is one that tells it apart ("old", "police", "red")."""
     word, written = token

@@ -41,8 +41,11 @@ def _slot_kind(tokens: list[tuple[str, str]], position: int) -> str:
     return found
 
 
-def sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
-    """The words that matter, in order (every occurrence), with their phrases and events."""
+def sequence(tokens: list[tuple[str, str]], labels: list[str]) -> list[_Slot]:
+    """The words that matter, in order (every occurrence), with their phrases and events;
+    a noun naming one of several things is that thing (its label: see individuals), so "a
+    black dog chases an old dog" / "an old dog chases a black dog" trade the two around
+    "chase"."""
     # word, position, index of its phrase's opener, segment, stage
     found: list[tuple[str, int, int, int, int]] = []
     members: dict[int, set[str]] = {}  # phrase opener's position -> the phrase's words
@@ -57,7 +60,7 @@ def sequence(tokens: list[tuple[str, str]]) -> list[_Slot]:
             continue
         # A pronoun stands for a thing: "cars pull over to let it pass" / "it pulls over
         # to let cars pass" trade the two around "let".
-        word = PRONOUNS.get(written, word)
+        word = PRONOUNS.get(written, labels[position])
         if not (word in NEG or word in STOP or word in FILL):  # pronouns' forms are none
             if marker and found:  # leading or doubled markers open no empty event
                 stage += 1

@@ -47,8 +47,11 @@ def surface_conflict(
     cached: str,
     want_tokens: list[tuple[str, str]],
     have_tokens: list[tuple[str, str]],
+    want_labels: list[str],
+    have_labels: list[str],
 ) -> str | None:
-    """The first surface difference between two prompts whose words agree, or None."""
+    """The first surface difference between two prompts whose words agree, or None. The
+    labels tell apart things named by the same noun (see individuals)."""
     want_literals, have_literals = literals(requested), literals(cached)
     if want_literals != have_literals:
         return f"text differs: {' '.join(want_literals) or '-'} vs {' '.join(have_literals) or '-'}"
@@ -99,7 +102,8 @@ def surface_conflict(
         # lifeguard carries, in "... and the swimmer carries him" the swimmer does.
         named = " ".join(sorted(more or fewer))
         return f"subject differs: {named} named where the other leaves the subject out"
-    want_attached, have_attached = attachments(want_tokens), attachments(have_tokens)
+    want_attached = attachments(want_tokens, want_labels)
+    have_attached = attachments(have_tokens, have_labels)
     for key in sorted(want_attached.keys() & have_attached.keys()):
         if want_attached[key] != have_attached[key]:
             return (

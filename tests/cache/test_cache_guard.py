@@ -1137,3 +1137,18 @@ def test_wearing_clothes_says_what_in_clothes_does() -> None:
     )
     # Only clothes: "wearing a smile" is no place to be in.
     assert_rejected_both_ways("a woman wearing a smile", "a woman in a smile")
+
+
+def test_things_named_alike_trading_places_are_rejected() -> None:
+    # Round 7: one told apart by a colour, the other by another word, swapped around a verb.
+    assert_rejected_both_ways(
+        "A black dog chases an old dog in a snowy backyard",
+        "An old dog chases a black dog in a snowy backyard",
+    )
+    # Told apart on one side only (no articles): compared as the noun, so no hit is lost.
+    assert_passes_both_ways(
+        "A kids' science show: a blue table with a green beaker, a red beaker and a yellow "
+        "beaker. The host pours the green beaker into the yellow one.",
+        "Kids' science show: blue table with green beaker, red beaker and yellow beaker. "
+        "Host pours green beaker into yellow one.",
+    )
