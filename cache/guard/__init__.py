@@ -126,6 +126,7 @@ class GuardVerdict:
 # the first 256 tokens.
 MAX_ORDER_WORDS = 128
 MAX_GUARD_CHARS = 2000
+_RESPECTIVELY = ("respectively", "respectively")
 
 
 def _check_order(
@@ -139,6 +140,12 @@ def _check_order(
         # The comparison grows with the cube of the words in the worst case (about 20 ms at
         # 150): past the cap a prompt is not compared, so it cannot be a semantic hit.
         return GuardVerdict(False, f"order not compared: over {MAX_ORDER_WORDS} words")
+    # "a knight and a dragon, raising a shield and roaring respectively": the two lists pair
+    # up by position, so any other order is another video.
+    if (_RESPECTIVELY in want_tokens or _RESPECTIVELY in have_tokens) and [
+        slot.word for slot in want
+    ] != [slot.word for slot in have]:
+        return GuardVerdict(False, "order differs: a list read with 'respectively'")
     partner = pair_occurrences(want, have)
     conflict = order_conflict(want, have, partner)
     if conflict is None:

@@ -5,7 +5,7 @@ red coat" the other man's, though both sides say "man" each time.
 
 from __future__ import annotations
 
-from cache.guard.canonical import ACTION_SET
+from cache.guard.canonical import ACTION_SET, PREPOSITION_SET
 from cache.guard.kinds import modifier, plain, verb_form
 from cache.guard.lexicon import BREAK_SET, DETERMINERS, PLURAL_IRREGULAR
 
@@ -28,14 +28,17 @@ def individuals(tokens: list[tuple[str, str]]) -> list[str]:
     often it is named, so that a side saying "the man" again compares equal to one that
     does not."""
     labels = [word for word, _ in tokens]
-    mentions: list[tuple[int, frozenset[str], str, bool]] = []  # index, words, thing, new
+    # index, noun, words, thing, new
+    mentions: list[tuple[int, str, frozenset[str], str, bool]] = []
     new_things: dict[str, list[tuple[int, frozenset[str], str]]] = {}
     for index, (word, written) in enumerate(tokens):
-        if not _head(tokens, index) or _plural(word, written):
+        if written == "one" and index and _describes(tokens, index - 1):
+            word = written  # "the ginger one": a thing, told apart as a noun would be
+        elif not _head(tokens, index) or _plural(word, written):
             continue
         before = index - 1
         described: list[str] = []
-        while before >= 0 and _describes(tokens[before]):
+        while before >= 0 and _describes(tokens, before):
             described.append(tokens[before][0])
             before -= 1
         words = frozenset(described)
@@ -48,11 +51,10 @@ def individuals(tokens: list[tuple[str, str]]) -> list[str]:
             thing = f"{word}#{len(bare) + 1}"
         if new:
             new_things.setdefault(word, []).append((index, words, thing))
-        mentions.append((index, words if determined else frozenset(), thing, new))
+        mentions.append((index, word, words if determined else frozenset(), thing, new))
     things: dict[str, set[str]] = {}
     resolved: list[tuple[int, str]] = []
-    for index, words, thing, new in mentions:
-        word = tokens[index][0]
+    for index, word, words, thing, new in mentions:
         if not new:
             fits = [(i, t) for i, w, t in new_things.get(word, ()) if words <= w]
             same = [t for i, w, t in new_things.get(word, ()) if w == words]
@@ -64,9 +66,9 @@ def individuals(tokens: list[tuple[str, str]]) -> list[str]:
                 # tells it from the others
                 continue
         things.setdefault(word, set()).add(thing)
-        resolved.append((index, thing))
-    for index, thing in resolved:
-        if len(things[tokens[index][0]]) > 1:
+        resolved.append((index, word, thing))
+    for index, word, thing in resolved:
+        if len(things[word]) > 1:
             labels[index] = thing
     return labels
 
@@ -87,16 +89,24 @@ def shared_labels(
     return want, have
 
 
-def _describes(token: tuple[str, str]) -> bool:
-    """Whether a word before a noun is one that tells it apart ("old", "police", "red")."""
-    word, written = token
-    return (
-        bool(word)
-        and written not in DETERMINERS
-        and word not in BREAK_SET
-        and modifier(word)
-        and word not in ACTION_SET
-        and not verb_form(written)
+def _describes(tokens: list[tuple[str, str]], index: int) -> bool:
+    """Whether the word at tokens[index], before a noun, is one that tells it apart ("old",
+    "police", "red"); a participle only right after a determiner or another such word ("a
+    wounded knight", "a big sleeping dog"), not a verb before its object ("holding knight")."""
+    word, written = tokens[index]
+    if not word or written in DETERMINERS or word in BREAK_SET or not modifier(word):
+        return False
+    if word not in ACTION_SET and not verb_form(written):
+        return True
+    if not index:
+        return False
+    before, before_written = tokens[index - 1]
+    return before_written in DETERMINERS or (
+        bool(before)
+        and modifier(before)
+        and before not in ACTION_SET
+        and not verb_form(before_written)
+        and before not in BREAK_SET
     )
 
 
@@ -115,5 +125,5 @@ def _head(tokens: list[tuple[str, str]], index: int) -> bool:
     after, written = tokens[index + 1]
     # A verb the action list lacks is told by the determiner after it ("a man meets a").
     following = tokens[index + 2][1] if index + 2 < len(tokens) else ""
-    verb = written.endswith("s") and following in DETERMINERS
+    verb = written.endswith("s") and (following in DETERMINERS or following in PREPOSITION_SET)
     return not (plain(after) and after not in ACTION_SET and not verb_form(written) and not verb)

@@ -1152,3 +1152,34 @@ def test_things_named_alike_trading_places_are_rejected() -> None:
         "Kids' science show: blue table with green beaker, red beaker and yellow beaker. "
         "Host pours green beaker into yellow one.",
     )
+
+
+ROUND_7A_SHOULD_REJECT = [
+    # Two of a kind, one told apart by a colour and the other by another word, trading roles.
+    (
+        "A golden knight carries a wounded knight in a burning castle courtyard.",
+        "A wounded knight carries a golden knight in a burning castle courtyard.",
+    ),
+    (
+        "A black cat swats at a fat cat on a sunny windowsill, cozy.",
+        "A fat cat swats at a black cat on a sunny windowsill, cozy.",
+    ),
+    (
+        "Two cats on a windowsill, the ginger one asleep and the grey one watching the rain.",
+        "Two cats on a windowsill, the grey one asleep and the ginger one watching the rain.",
+    ),
+    (
+        "Two dogs in a snowy backyard: the black one digs in the snow while the old one barks.",
+        "Two dogs in a snowy backyard: the old one digs in the snow while the black one barks.",
+    ),
+    # Lists paired up by "respectively".
+    (
+        "A knight and a dragon face each other, raising a shield and roaring respectively.",
+        "A knight and a dragon face each other, roaring and raising a shield respectively.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), ROUND_7A_SHOULD_REJECT)
+def test_round_7a_wrong_videos_are_rejected(requested: str, cached: str) -> None:
+    assert_rejected_both_ways(requested, cached)
