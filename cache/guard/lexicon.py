@@ -11,7 +11,22 @@ from collections.abc import Callable
 # Multi-word terms joined before splitting on punctuation, so "close-up", "close up" and
 # "closeup" are one camera term and "black and white" is a style, not two colours.
 _CONTRACTED = {"re": "are", "ll": "will", "ve": "have", "m": "am", "d": "would"}
+NEGATIVE_LIST = "withoutlist"  # what a labelled list of things not to show opens with
 _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
+    # A labelled list of what not to show ("Negative prompt: boats, people", "Avoid: blur",
+    # "--no boats"): each item is negated, as "without" negates the thing after it. Before
+    # the contractions below, so "don't include:" is still whole.
+    (
+        r"(?:\b(?:negative(?:[\s-]+prompts?)?|exclude|excluding|avoid|remove|omit"
+        r"|(?:do\s+not|don'?t)\s+(?:include|show|add))\s*:|\bexcluding\b|--no\b)",
+        f" {NEGATIVE_LIST} ",
+    ),
+    (r"\bfree\s+of\b", " without "),
+    # Tags: "+people -cars" shows people and no cars.
+    (r"(?:^|(?<=[\s|,;(]))-(?=[a-z])", " without "),
+    (r"(?:^|(?<=[\s|,;(]))\+(?=[a-z])", " "),
+    # "day → night" says "day, then night": which comes first matters.
+    (r"\s*(?:→|->|=>|⟶|⇒|\s>\s)\s*", " then "),
     # A style when it qualifies the picture ("black and white footage of a dog", "...,
     # black and white"), the colours of a thing otherwise ("a black and white cow").
     (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cache.guard import canonical, lexicon
 from cache.guard.canonical import CATEGORY_SETS, FILL, NEG, QUANT, STOP, stem
 from cache.guard.lexicon import (
+    NEGATIVE_LIST,
     PHRASE_PATTERNS,
     PLURAL_NUMBERS,
     SEQUENCE_MARKER,
@@ -24,6 +25,7 @@ CANONICAL = canonical.CANONICAL
 CATEGORY_OF = canonical.CATEGORY_OF
 NUMBER = lexicon.NUMBER
 
+_WITHOUT = (CANONICAL.get(stem("without"), stem("without")), "without")
 _CLAUSE_OPENERS = frozenset(("", "and", SEQUENCE_MARKER))  # after these "next" is a marker
 # Words, plus the punctuation that ends a phrase (kept for the word-order check only).
 _TOKEN_OR_BREAK = re.compile(r"[a-z0-9]+|[,.;:!?()\[\]\"—–]| - ")
@@ -54,9 +56,16 @@ def normalized_tokens(text: str) -> list[tuple[str, str]]:
     if "wearing" in text:
         text = WEARING_CLOTHES.sub("in", text)
     out = []
+    negating = False  # inside a labelled list of what not to show: each item is negated
     for token in _TOKEN_OR_BREAK.findall(text):
+        if token == NEGATIVE_LIST:
+            negating, token = True, "without"
         if not token[0].isalnum():
             out.append(("", token.strip()))
+            if negating and token == ",":
+                out.append(_WITHOUT)
+            elif token != ",":
+                negating = False
         elif NUMBER.fullmatch(token):
             out.append((_number(token), token))
         elif token in PLURAL_NUMBERS:

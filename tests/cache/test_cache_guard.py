@@ -1183,3 +1183,40 @@ ROUND_7A_SHOULD_REJECT = [
 @pytest.mark.parametrize(("requested", "cached"), ROUND_7A_SHOULD_REJECT)
 def test_round_7a_wrong_videos_are_rejected(requested: str, cached: str) -> None:
     assert_rejected_both_ways(requested, cached)
+
+
+ROUND_7B_SHOULD_REJECT = [
+    # An item moved into or out of a labelled list of what not to show.
+    (
+        "Positive: a beach at dawn, surfers, seagulls, driftwood. Negative: boats.",
+        "Positive: a beach at dawn, surfers, seagulls. Negative: driftwood, boats.",
+    ),
+    (
+        "Scene: a beach at dawn | Details: surfers, seagulls, driftwood | Don't include: boats",
+        "Scene: a beach at dawn | Details: surfers, seagulls | Don't include: driftwood, boats",
+    ),
+    (
+        "a kitchen counter with a blender, strawberries, milk. Avoid: hands, logos",
+        "a kitchen counter with a blender, milk. Avoid: strawberries, hands, logos",
+    ),
+    ("a street at night --no people", "a street at night with people"),
+    # Tags and arrows.
+    ("+people -cars a street at night", "-people +cars a street at night"),
+    ("a city skyline, timelapse, day → night", "a city skyline, timelapse, night → day"),
+    ("the sea, timelapse, calm -> stormy", "the sea, timelapse, stormy -> calm"),
+]
+
+ROUND_7B_SHOULD_PASS = [
+    ("a sky free of clouds over a lake", "a sky without clouds over a lake"),
+    ("a well-known 16-bit game", "a well-known 16-bit game, please"),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), ROUND_7B_SHOULD_REJECT)
+def test_round_7b_wrong_videos_are_rejected(requested: str, cached: str) -> None:
+    assert_rejected_both_ways(requested, cached)
+
+
+@pytest.mark.parametrize(("requested", "cached"), ROUND_7B_SHOULD_PASS)
+def test_round_7b_paraphrases_pass(requested: str, cached: str) -> None:
+    assert_passes_both_ways(requested, cached)
