@@ -103,7 +103,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cache.guard.attachments import host_conflict, participle_hosts
-from cache.guard.bindings import binding_conflict
+from cache.guard.bindings import binding_conflict, count_conflict
 from cache.guard.canonical import ACTION_SET, CATEGORY_SETS
 from cache.guard.conditions import condition_conflict
 from cache.guard.individuals import shared_labels
@@ -200,6 +200,7 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
         return order
     binding = (
         binding_conflict(want_tokens, have_tokens)
+        or count_conflict(want_tokens, have_tokens)
         or joining_conflict(requested, cached, want_tokens, have_tokens)
         or host_conflict(
             participle_hosts(want_tokens, want_labels), participle_hosts(have_tokens, have_labels)

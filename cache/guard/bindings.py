@@ -86,3 +86,40 @@ def binding_conflict(
         if a in have_next and have_next[a] != b:
             return f"attribute differs: {a} {b} vs {a} {have_next[a]}"
     return None
+
+
+_COUNTED_RUN = 4  # words between a count and its noun: "3 small fluffy white cats"
+
+
+def counted(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """(count, the thing it counts) for each number or quantity word: the first thing named
+    after it, past what describes it ("3 small cats", "several old boats")."""
+    found: Counter[tuple[str, str]] = Counter()
+    for index, (word, _) in enumerate(tokens):
+        if kind(word) != "count":
+            continue
+        for after, _written in tokens[index + 1 : index + 1 + _COUNTED_RUN]:
+            if not after or kind(after) in ("count", "relation"):
+                break
+            if plain(after) and after not in ACTION_SET:
+                found[(word, after)] += 1
+                break
+    return found
+
+
+def count_conflict(
+    want_tokens: list[tuple[str, str]], have_tokens: list[tuple[str, str]]
+) -> str | None:
+    """A number moved to another thing: "3 cats on a bed, dogs in the yard" / "cats on a
+    bed, 3 dogs in the yard" have the same counts and the same things. A count is compared
+    where it counts a thing on both sides."""
+    want, have = counted(want_tokens), counted(have_tokens)
+    for count in sorted({c for c, _ in want} & {c for c, _ in have}):
+        a = Counter({t: n for (c, t), n in want.items() if c == count})
+        b = Counter({t: n for (c, t), n in have.items() if c == count})
+        if a != b:
+            return (
+                f"count differs: {count} {' '.join(sorted(a.elements()))} vs "
+                f"{count} {' '.join(sorted(b.elements()))}"
+            )
+    return None

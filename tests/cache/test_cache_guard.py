@@ -1204,11 +1204,18 @@ ROUND_7B_SHOULD_REJECT = [
     ("+people -cars a street at night", "-people +cars a street at night"),
     ("a city skyline, timelapse, day → night", "a city skyline, timelapse, night → day"),
     ("the sea, timelapse, calm -> stormy", "the sea, timelapse, stormy -> calm"),
+    # A number moved to another thing.
+    (
+        "Subject: 3 cats on a bed | Background: dogs in the yard | Camera: static wide",
+        "Subject: cats on a bed | Background: 3 dogs in the yard | Camera: static wide",
+    ),
+    ("3 small cats on a bed, dogs in the yard", "cats on a bed, 3 small dogs in the yard"),
 ]
 
 ROUND_7B_SHOULD_PASS = [
     ("a sky free of clouds over a lake", "a sky without clouds over a lake"),
     ("a well-known 16-bit game", "a well-known 16-bit game, please"),
+    ("3 cats on a bed, dogs in the yard", "dogs in the yard, 3 cats on a bed"),
 ]
 
 
