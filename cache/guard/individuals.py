@@ -28,10 +28,23 @@ def individuals(tokens: list[tuple[str, str]]) -> list[str]:
     often it is named, so that a side saying "the man" again compares equal to one that
     does not."""
     labels = [word for word, _ in tokens]
+    # Only a noun named twice or more can name two things: most prompts have none, and
+    # then nothing below runs.
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for word in labels:
+        if word in seen:
+            repeated.add(word)
+        seen.add(word)
+    repeated.discard("")
+    if not repeated:
+        return labels
     # index, noun, words, thing, new
     mentions: list[tuple[int, str, frozenset[str], str, bool]] = []
     new_things: dict[str, list[tuple[int, frozenset[str], str]]] = {}
     for index, (word, written) in enumerate(tokens):
+        if word not in repeated:
+            continue
         if written == "one" and index and _describes(tokens, index - 1):
             word = written  # "the ginger one": a thing, told apart as a noun would be
         elif not _head(tokens, index) or _plural(word, written):

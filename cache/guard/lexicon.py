@@ -13,20 +13,6 @@ from collections.abc import Callable
 _CONTRACTED = {"re": "are", "ll": "will", "ve": "have", "m": "am", "d": "would"}
 NEGATIVE_LIST = "withoutlist"  # what a labelled list of things not to show opens with
 _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
-    # A labelled list of what not to show ("Negative prompt: boats, people", "Avoid: blur",
-    # "--no boats"): each item is negated, as "without" negates the thing after it. Before
-    # the contractions below, so "don't include:" is still whole.
-    (
-        r"(?:\b(?:negative(?:[\s-]+prompts?)?|exclude|excluding|avoid|remove|omit"
-        r"|(?:do\s+not|don'?t)\s+(?:include|show|add))\s*:|\bexcluding\b|--no\b)",
-        f" {NEGATIVE_LIST} ",
-    ),
-    (r"\bfree\s+of\b", " without "),
-    # Tags: "+people -cars" shows people and no cars.
-    (r"(?:^|(?<=[\s|,;(]))-(?=[a-z])", " without "),
-    (r"(?:^|(?<=[\s|,;(]))\+(?=[a-z])", " "),
-    # "day → night" says "day, then night": which comes first matters.
-    (r"\s*(?:→|->|=>|⟶|⇒|\s>\s)\s*", " then "),
     # A style when it qualifies the picture ("black and white footage of a dog", "...,
     # black and white"), the colours of a thing otherwise ("a black and white cow").
     (
@@ -122,6 +108,34 @@ _PHRASES: tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...] = (
     (r"\b(?:after(?:[\s-]+that\b|wards?\b)|followed[\s-]+by\b|finally\b)", " then "),
 )
 PHRASE_PATTERNS = tuple((re.compile(p), r) for p, r in _PHRASES)
+
+# Rarely needed, so each runs only when its text is there (see words.normalized_tokens):
+# (a substring the pattern needs, the pattern, its replacement).
+_RARE_PHRASES: tuple[tuple[str, str, str], ...] = (
+    # A labelled list of what not to show ("Negative prompt: boats, people", "Avoid: blur",
+    # "--no boats"): each item is negated, as "without" negates the thing after it. Before
+    # the contractions, so "don't include:" is still whole.
+    (
+        ":",
+        r"\b(?:negative(?:[\s-]+prompts?)?|exclude|excluding|avoid|remove|omit"
+        r"|(?:do\s+not|don'?t)\s+(?:include|show|add))\s*:",
+        f" {NEGATIVE_LIST} ",
+    ),
+    ("exclud", r"\bexcluding\b", f" {NEGATIVE_LIST} "),
+    ("--no", r"--no\b", f" {NEGATIVE_LIST} "),
+    ("free", r"\bfree\s+of\b", " without "),
+    # Tags: "+people -cars" shows people and no cars.
+    ("-", r"(?:^|(?<=[\s|,;(]))-(?=[a-z])", " without "),
+    ("+", r"(?:^|(?<=[\s|,;(]))\+(?=[a-z])", " "),
+    # "day → night" says "day, then night": which comes first matters.
+    ("→", "→", " then "),
+    ("->", "->", " then "),
+    ("=>", "=>", " then "),
+    ("⇒", "⇒", " then "),
+    ("⟶", "⟶", " then "),
+    (" > ", " > ", " then "),
+)
+RARE_PHRASE_PATTERNS = tuple((needle, re.compile(p), r) for needle, p, r in _RARE_PHRASES)
 SEQUENCE_MARKER = "then"  # what every sequence marker reads as
 
 NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")

@@ -15,6 +15,7 @@ from cache.guard.lexicon import (
     NEGATIVE_LIST,
     PHRASE_PATTERNS,
     PLURAL_NUMBERS,
+    RARE_PHRASE_PATTERNS,
     SEQUENCE_MARKER,
     WEARING_CLOTHES,
 )
@@ -51,6 +52,9 @@ def _tokens(prompt: str) -> list[tuple[str, str]]:
 def normalized_tokens(text: str) -> list[tuple[str, str]]:
     """_tokens of a prompt already through normalize_prompt."""
     text = text.replace("’", "'")
+    for needle, pattern, replacement in RARE_PHRASE_PATTERNS:
+        if needle in text:
+            text = pattern.sub(replacement, text)
     for pattern, replacement in PHRASE_PATTERNS:
         text = pattern.sub(replacement, text)
     if "wearing" in text:
