@@ -18,6 +18,7 @@ from cache.guard.lexicon import (
     PREPOSITIONS,
     RELATIVE,
 )
+from cache.guard.words import differing_groups
 
 # Bound by assignment, not by `from ... import`, for speed: see kinds.py.
 NUMBER = lexicon.NUMBER
@@ -256,10 +257,8 @@ def host_conflict(want: Counter[tuple[str, str]], have: Counter[tuple[str, str]]
     """A participle describing one thing on one side and another on the other ("a cat
     sleeping beside a dog" / "a cat beside a sleeping dog"). Only participles whose every
     use has a known host on both sides are compared."""
-    for word in sorted({w for w, _ in want} & {w for w, _ in have}):
-        a = Counter({h: n for (w, h), n in want.items() if w == word})
-        b = Counter({h: n for (w, h), n in have.items() if w == word})
-        if "" in a or "" in b or a == b:
+    for word, a, b in differing_groups(want, have):
+        if "" in a or "" in b:
             continue
         return (
             f"attribute differs: {word} {' '.join(sorted(a.elements()))} vs "

@@ -10,6 +10,7 @@ from collections import Counter
 from cache.guard.canonical import ACTION_SET
 from cache.guard.kinds import is_past, kind, modifier, plain
 from cache.guard.lexicon import PAST_IRREGULAR
+from cache.guard.words import differing_groups
 
 # Kinds of word that stack before a noun with a modifier ("a shiny red apple", "a rusty
 # vintage truck", "a quiet night street"), so the modifier still describes that noun.
@@ -113,13 +114,9 @@ def count_conflict(
     """A number moved to another thing: "3 cats on a bed, dogs in the yard" / "cats on a
     bed, 3 dogs in the yard" have the same counts and the same things. A count is compared
     where it counts a thing on both sides."""
-    want, have = counted(want_tokens), counted(have_tokens)
-    for count in sorted({c for c, _ in want} & {c for c, _ in have}):
-        a = Counter({t: n for (c, t), n in want.items() if c == count})
-        b = Counter({t: n for (c, t), n in have.items() if c == count})
-        if a != b:
-            return (
-                f"count differs: {count} {' '.join(sorted(a.elements()))} vs "
-                f"{count} {' '.join(sorted(b.elements()))}"
-            )
+    for count, a, b in differing_groups(counted(want_tokens), counted(have_tokens)):
+        return (
+            f"count differs: {count} {' '.join(sorted(a.elements()))} vs "
+            f"{count} {' '.join(sorted(b.elements()))}"
+        )
     return None

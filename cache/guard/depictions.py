@@ -9,6 +9,7 @@ from collections import Counter
 from cache.guard.canonical import ACTION_SET, CANONICAL, stem
 from cache.guard.kinds import kind, plain, verb_form
 from cache.guard.lexicon import PLACE_WORDS, SEQUENCE_MARKER
+from cache.guard.words import differing_groups
 
 # Pictures and likenesses of something: what follows their "of" is in the picture, the rest
 # of the prompt around it ("a man holding a photo of a cat": the man is real, the cat is not).
@@ -75,12 +76,9 @@ def depiction_conflict(
     """A picture showing other things on one side than on the other. Only pictures
     followed by "of" on both sides are compared: "a photo of a cat" / "a cat" is a
     wrapper dropped, as "a video of" is."""
-    for word in sorted({w for w, _ in want} & {w for w, _ in have}):
-        a = Counter({shown: n for (w, shown), n in want.items() if w == word})
-        b = Counter({shown: n for (w, shown), n in have.items() if w == word})
-        if a != b:
-            return (
-                f"subject differs: {word} of {' / '.join(sorted(a.elements()))} vs "
-                f"{word} of {' / '.join(sorted(b.elements()))}"
-            )
+    for word, a, b in differing_groups(want, have):
+        return (
+            f"subject differs: {word} of {' / '.join(sorted(a.elements()))} vs "
+            f"{word} of {' / '.join(sorted(b.elements()))}"
+        )
     return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from cache.guard import canonical, lexicon
@@ -131,6 +131,19 @@ def analyse(tokens: list[tuple[str, str]]) -> _Analysis:
         categories=found,
         content=frozenset(content),
     )
+
+
+def differing_groups(
+    want: Counter[tuple[str, str]], have: Counter[tuple[str, str]]
+) -> Iterator[tuple[str, Counter[str], Counter[str]]]:
+    """For (key, value) counts such as (participle, whom it describes) or (count, what it
+    counts): each key found on both sides whose values differ, with both sides' values,
+    in key order."""
+    for key in sorted({k for k, _ in want} & {k for k, _ in have}):
+        a = Counter({value: n for (k, value), n in want.items() if k == key})
+        b = Counter({value: n for (k, value), n in have.items() if k == key})
+        if a != b:
+            yield key, a, b
 
 
 def describe(a: Collection[str], b: Collection[str]) -> str:
