@@ -95,9 +95,10 @@ def shared_labels(
     want, have = individuals(want_tokens), individuals(have_tokens)
     want_split = {word for (word, _), label in zip(want_tokens, want, strict=True) if label != word}
     have_split = {word for (word, _), label in zip(have_tokens, have, strict=True) if label != word}
+    both = want_split & have_split
     for tokens, labels in ((want_tokens, want), (have_tokens, have)):
         for index, (word, _) in enumerate(tokens):
-            if labels[index] != word and word not in want_split & have_split:
+            if labels[index] != word and word not in both:
                 labels[index] = word
     return want, have
 
