@@ -14,9 +14,11 @@ from cache.guard.lexicon import (
     BREAK_SET,
     CLOTHES,
     DETERMINERS,
+    HAVING,
     PLACE_WORDS,
     PREPOSITIONS,
     RELATIVE,
+    WEARS,
 )
 from cache.guard.words import differing_groups
 
@@ -33,9 +35,6 @@ _CARRIERS = frozenset(("in", "on", "inside", "into", "onto", "atop", "within", "
 # "stares at a dog sleeping on the couch"), not only where the one before it is: any place
 # word or preposition but a carrier and "with" (what the one before has).
 _COMPANION_AFTER = (PLACE_WORDS | frozenset(PREPOSITIONS)) - _CARRIERS - _ATTACHING
-# Verbs saying what the one named right before them has: read as "with".
-_HAVING = frozenset(("carries", "carry", "holds", "hold", "has", "have"))
-_WEARS = frozenset(("wears", "wear"))  # "who wears a red coat" says "wearing a red coat"
 _WHO = frozenset(("who", "which", "that"))  # after a comma: the one before it goes on
 _WEARING = frozenset(("wearing", "in"))  # attaching words that name what is worn
 _DRESSED = frozenset(("dressed", "clad", "clothed"))
@@ -74,9 +73,9 @@ def attachments(tokens: list[tuple[str, str]], labels: list[str]) -> dict[tuple[
             owner, wearer, previous, place, pending, introducer = "", "", "", False, None, ""
             held = previous_being = False
             continue
-        if (written in _HAVING or written in _WEARS) and owner and previous == owner:
+        if (written in HAVING or written in WEARS) and owner and previous == owner:
             # "a boy carries a backpack" says what "a boy with a backpack" does
-            pending = "wearing" if written in _WEARS else "with"
+            pending = "wearing" if written in WEARS else "with"
             place, previous, previous_being, introducer = False, word, False, ""
             continue
         participle = is_past(written) or (written.endswith("ing") and word in ACTION_SET)
@@ -152,7 +151,7 @@ def _worn(tokens: list[tuple[str, str]], index: int) -> bool:
         or not plain(after)
         or after in ACTION_SET
         or verb_form(written)
-        or written in _HAVING
+        or written in HAVING
         or (written.endswith("s") and following in DETERMINERS)
     )
 

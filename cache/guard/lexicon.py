@@ -1299,6 +1299,10 @@ PAST_IRREGULAR = frozenset(
     if w != base and w not in PLURAL_IRREGULAR and not w.endswith(("ing", "s"))
 )
 
+# Verbs saying what the one named right before them has: read as "with".
+HAVING = frozenset(("carries", "carry", "holds", "hold", "has", "have"))
+WEARS = frozenset(("wears", "wear"))  # "who wears a red coat" says "wearing a red coat"
+
 RELATIVE = frozenset(("that", "which", "who", "is", "are", "was", "were"))
 
 # Where a thing is: a noun after one of these names a place, not who holds or wears the

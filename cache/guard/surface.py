@@ -14,7 +14,7 @@ from cache.guard.compounds import compound_split, compounds, hyphen_conflict, in
 from cache.guard.depictions import depiction_conflict, depictions
 from cache.guard.forms import form_conflict, forms
 from cache.guard.kinds import plain
-from cache.guard.lexicon import PRONOUNS
+from cache.guard.lexicon import HAVING, PRONOUNS, WEARS
 from cache.guard.literals import literals
 from cache.guard.negation import negation_spans, negation_subjects
 from cache.guard.relations import relations, switches
@@ -28,7 +28,6 @@ from cache.guard.words import describe
 
 
 _JOINERS = frozenset(("and", "then"))
-_HAVING_VERBS = frozenset(("has", "holds", "carries", "wears"))
 
 _GENDERED = {
     "he": "he",
@@ -122,7 +121,7 @@ def _elided(tokens: list[tuple[str, str]]) -> int:
         1
         for (_, joiner), (word, written) in pairwise(tokens)
         if joiner in _JOINERS
-        and (word in ACTION_SET or written in _HAVING_VERBS)
+        and (word in ACTION_SET or written in HAVING or written in WEARS)
         and written.endswith("s")
     )
 
