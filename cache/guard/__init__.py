@@ -103,11 +103,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cache.guard.attachments import host_conflict, participle_hosts
-from cache.guard.bindings import binding_conflict, count_conflict
+from cache.guard.bindings import binding_conflict, count_conflict, predicate_conflict
 from cache.guard.canonical import ACTION_SET, CATEGORY_SETS
 from cache.guard.conditions import condition_conflict
 from cache.guard.individuals import shared_labels
 from cache.guard.order import order_conflict, pair_occurrences, sequence, snippet
+from cache.guard.sections import section_conflict
 from cache.guard.surface import joining_conflict, surface_conflict
 from cache.guard.words import analyse, describe, normalized_tokens
 from cache.normalize import normalize_prompt
@@ -206,5 +207,7 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
             participle_hosts(want_tokens, want_labels), participle_hosts(have_tokens, have_labels)
         )
         or condition_conflict(want_tokens, have_tokens)
+        or predicate_conflict(want_tokens, have_tokens, want_labels, have_labels)
+        or section_conflict(want_tokens, have_tokens)
     )
     return order if binding is None else GuardVerdict(False, binding)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cache.guard.canonical import ACTION_SET
+from cache.guard.canonical import ACTION_SET, CATEGORY_OF, STOP
 from cache.guard.kinds import is_past, kind, modifier, plain
-from cache.guard.lexicon import PAST_IRREGULAR
-from cache.guard.words import differing_groups
+from cache.guard.lexicon import NUMBER, PAST_IRREGULAR
+from cache.guard.words import describe, differing_groups
 
 # Kinds of word that stack before a noun with a modifier ("a shiny red apple", "a rusty
 # vintage truck", "a quiet night street"), so the modifier still describes that noun.
@@ -99,12 +99,18 @@ def counted(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
     for index, (word, _) in enumerate(tokens):
         if kind(word) != "count":
             continue
+        after = tokens[index + 1][0] if index + 1 < len(tokens) else ""
+        # A number right before a word of the lists counts it when nothing plain follows:
+        # "6 drones in formation" reads "6 aerial in formation".
+        counts = after if NUMBER.fullmatch(word) and after in CATEGORY_OF else ""
         for after, _written in tokens[index + 1 : index + 1 + _COUNTED_RUN]:
             if not after or kind(after) in ("count", "relation"):
                 break
             if plain(after) and after not in ACTION_SET:
-                found[(word, after)] += 1
+                counts = after
                 break
+        if counts:
+            found[(word, counts)] += 1
     return found
 
 
@@ -119,4 +125,41 @@ def count_conflict(
             f"count differs: {count} {' '.join(sorted(a.elements()))} vs "
             f"{count} {' '.join(sorted(b.elements()))}"
         )
+    return None
+
+
+_COPULAS = frozenset(("is", "are", "was", "were", "looks", "look", "seems", "seem"))
+
+
+def predicates(tokens: list[tuple[str, str]], labels: list[str]) -> Counter[tuple[str, str]]:
+    """(a word said of a thing, the thing) for each word after "is" up to the phrase's end:
+    "the first dog is black and digging" says "black" and "dig" of the first dog. The thing
+    is its label (see individuals), which tells "first dog" from "second dog"."""
+    found: Counter[tuple[str, str]] = Counter()
+    for index, (_, written) in enumerate(tokens):
+        if written not in _COPULAS or not index or not plain(tokens[index - 1][0]):
+            continue
+        host = labels[index - 1]
+        for word, said in tokens[index + 1 :]:
+            if said == "and":
+                continue
+            # A new phrase, or a comma left out before one ("is navy the cabinets are white")
+            if not word or kind(word) == "relation" or word in STOP or said in _COPULAS:
+                break
+            if modifier(word):
+                found[(word, host)] += 1
+    return found
+
+
+def predicate_conflict(
+    want_tokens: list[tuple[str, str]],
+    have_tokens: list[tuple[str, str]],
+    want_labels: list[str],
+    have_labels: list[str],
+) -> str | None:
+    """A word said of another thing: "the first dog is black ...; the second dog is old" /
+    "the first dog is old ...; the second dog is black"."""
+    want, have = predicates(want_tokens, want_labels), predicates(have_tokens, have_labels)
+    for word, a, b in differing_groups(want, have):
+        return f"attribute differs: {word} said of {describe(a, b)}"
     return None

@@ -13,6 +13,7 @@ from cache.guard.lexicon import (
     IRREGULAR,
     NEGATORS,
     NUMBER_WORDS,
+    PLURAL_NUMBERS,
     PREPOSITIONS,
     QUANTITY,
     STOPWORDS,
@@ -74,7 +75,7 @@ CANONICAL = _build_canonical()
 STOP = stemmed(STOPWORDS) | frozenset(STOPWORDS)
 FILL = stemmed(FILLER) | frozenset(FILLER)
 NEG = frozenset(NEGATORS)
-QUANT = stemmed(QUANTITY)
+QUANT = stemmed(QUANTITY) | frozenset(PLURAL_NUMBERS.values())
 CATEGORY_SETS = {
     name: frozenset(CANONICAL.get(stem(w), stem(w)) for w in words)
     for name, words in CATEGORIES.items()

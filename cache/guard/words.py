@@ -13,6 +13,7 @@ from cache.guard import canonical, lexicon
 from cache.guard.canonical import CATEGORY_SETS, FILL, NEG, QUANT, STOP, stem
 from cache.guard.lexicon import (
     NEGATIVE_LIST,
+    NEGATIVE_RUN,
     PHRASE_PATTERNS,
     PLURAL_NUMBERS,
     RARE_PHRASE_PATTERNS,
@@ -27,9 +28,10 @@ CATEGORY_OF = canonical.CATEGORY_OF
 NUMBER = lexicon.NUMBER
 
 _WITHOUT = (CANONICAL.get(stem("without"), stem("without")), "without")
+_NEGATED_LISTS = frozenset((NEGATIVE_LIST, NEGATIVE_RUN))
 _CLAUSE_OPENERS = frozenset(("", "and", SEQUENCE_MARKER))  # after these "next" is a marker
 # Words, plus the punctuation that ends a phrase (kept for the word-order check only).
-_TOKEN_OR_BREAK = re.compile(r"[a-z0-9]+|[,.;:!?()\[\]\"—–]| - ")
+_TOKEN_OR_BREAK = re.compile(r"[a-z0-9]+|[,.;:!?()\[\]\"—–|]| - ")
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,17 @@ def normalized_tokens(text: str) -> list[tuple[str, str]]:
     if "wearing" in text:
         text = WEARING_CLOTHES.sub("in", text)
     out = []
-    negating = False  # inside a labelled list of what not to show: each item is negated
-    for token in _TOKEN_OR_BREAK.findall(text):
-        if token == NEGATIVE_LIST:
-            negating, token = True, "without"
+    negating = ""  # inside a list of what not to show: each item is negated
+    found = _TOKEN_OR_BREAK.findall(text)
+    for index, token in enumerate(found):
+        if token in _NEGATED_LISTS:
+            negating, token = token, "without"
         if not token[0].isalnum():
             out.append(("", token.strip()))
-            if negating and token == ",":
+            if negating and token == "," and _negated_item(negating, found, index + 1):
                 out.append(_WITHOUT)
             elif token != ",":
-                negating = False
+                negating = ""
         elif NUMBER.fullmatch(token):
             out.append((_number(token), token))
         elif token in PLURAL_NUMBERS:
@@ -84,6 +87,16 @@ def normalized_tokens(text: str) -> list[tuple[str, str]]:
                 base = token.removesuffix("s") + "~"
             out.append((CANONICAL.get(base, base), token))
     return out
+
+
+def _negated_item(opener: str, found: list[str], index: int) -> bool:
+    """Whether the item at found[index] is one more thing not to show. After a label
+    ("Avoid: people, cars") every item is; after "free of" ("free of people, fog"), items
+    naming a thing are, while a phrase or a clause is not ("free of people, at sunset")."""
+    if opener == NEGATIVE_LIST:
+        return True
+    item = found[index] if index < len(found) else ""
+    return item[:1].isalnum() and item not in STOP and not item.endswith(("ing", "ed"))
 
 
 def _number(token: str) -> str:

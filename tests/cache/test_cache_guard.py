@@ -1227,3 +1227,143 @@ def test_round_7b_wrong_videos_are_rejected(requested: str, cached: str) -> None
 @pytest.mark.parametrize(("requested", "cached"), ROUND_7B_SHOULD_PASS)
 def test_round_7b_paraphrases_pass(requested: str, cached: str) -> None:
     assert_passes_both_ways(requested, cached)
+
+
+FIELDS_SHOULD_REJECT = [
+    # A detail moved to another shot, or added to a second one.
+    (
+        "Shot 1: the bride walks down the aisle, crying. Shot 2: the groom waits at the altar.",
+        "Shot 1: the bride walks down the aisle. Shot 2: the groom waits at the altar, crying.",
+    ),
+    (
+        "Shot 1 (4s): a boxer wraps his hands, in black and white. Shot 2 (4s): he walks in.",
+        "Shot 1 (4s): a boxer wraps his hands. Shot 2 (4s): he walks in, in black and white.",
+    ),
+    (
+        "SHOT 1: a child opens a gift, laughing\nSHOT 2: the parents watch",
+        "SHOT 1: a child opens a gift, laughing\nSHOT 2: the parents watch, laughing",
+    ),
+    (
+        "Scene 1 — a cat on the windowsill, sleeping | Scene 2 — a dog in the yard",
+        "Scene 1 — a cat on the windowsill | Scene 2 — a dog in the yard, sleeping",
+    ),
+    (
+        "1) the bride walks down the aisle, crying; 2) the groom waits at the altar; 8s, 16:9",
+        "1) the bride walks down the aisle; 2) the groom waits at the altar, crying; 8s, 16:9",
+    ),
+    (
+        "[0:00-0:04] a house on a hill, at night. [0:04-0:08] the kitchen inside.",
+        "[0:00-0:04] a house on a hill. [0:04-0:08] the kitchen inside, at night.",
+    ),
+    # A detail or a number moved to another field.
+    (
+        "Subject: a horse, galloping | Rider: a cowboy | Setting: canyon",
+        "Subject: a horse | Rider: a cowboy, galloping | Setting: canyon",
+    ),
+    (
+        "Subject: 6 drones in formation | Background: fireworks over the bay | 8s",
+        "Subject: drones in formation | Background: 6 fireworks over the bay | 8s",
+    ),
+    # Two fields trading contents, labels of small words included.
+    (
+        "Inside: an empty room. Outside: a furnished room. Camera: static, 8s",
+        "Outside: an empty room. Inside: a furnished room. Camera: static, 8s",
+    ),
+    ("In: a cat. Out: a dog. Camera: static", "Out: a cat. In: a dog. Camera: static"),
+    ("First: a cat. Then: a dog. Camera: static", "Then: a cat. First: a dog. Camera: static"),
+    # Items of an ordered field in another order.
+    (
+        "Steps: crack the egg, whisk, pour into the pan | Camera: static | 8s",
+        "Steps: whisk, crack the egg, pour into the pan | Camera: static | 8s",
+    ),
+    (
+        "Sequence: laughs, cries, walks away | Camera: static",
+        "Sequence: cries, laughs, walks away | Camera: static",
+    ),
+]
+
+FIELDS_SHOULD_PASS = [
+    # Whole fields in another order, shots listed in another order.
+    (
+        "Subject: a dancer, spinning | Camera: handheld | Lighting: stage spotlight",
+        "Camera: handheld | Lighting: stage spotlight | Subject: a dancer, spinning",
+    ),
+    (
+        "Shot 2: the groom waits. Shot 1: the bride walks.",
+        "Shot 1: the bride walks. Shot 2: the groom waits.",
+    ),
+    # A sentence moving between the free text and a field's end.
+    (
+        "Shot 1: a bride walks in. Shot 2: the groom waits. Warm light, 35mm film.",
+        "Warm light, 35mm film. Shot 1: a bride walks in. Shot 2: the groom waits.",
+    ),
+    (
+        "Music: a soft guitar. A bride walks down the aisle. Camera: static.",
+        "A bride walks down the aisle. Music: a soft guitar. Camera: static.",
+    ),
+    # Times and ratios are no labels; "no" and "without" in a field say the same.
+    ("Aspect ratio: 16:9. Subject: a red car", "Subject: a red car. Aspect ratio: 16:9"),
+    ("Audio: no music. Camera: static", "Audio: without music. Camera: static"),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), FIELDS_SHOULD_REJECT)
+def test_a_detail_moved_between_fields_is_rejected(requested: str, cached: str) -> None:
+    assert_rejected_both_ways(requested, cached)
+
+
+@pytest.mark.parametrize(("requested", "cached"), FIELDS_SHOULD_PASS)
+def test_fields_reordered_whole_pass(requested: str, cached: str) -> None:
+    assert_passes_both_ways(requested, cached)
+
+
+def test_the_field_that_differs_is_named() -> None:
+    verdict = check_near_miss(*FIELDS_SHOULD_REJECT[0])
+    assert verdict.reason == "section differs: shot 1: cry vs -"
+    verdict = check_near_miss(*FIELDS_SHOULD_REJECT[-2])
+    assert verdict.reason == "section differs: step: the same items in another order"
+
+
+ROUND_7_LEFTOVERS_SHOULD_REJECT = [
+    # A crowd's size.
+    ("dozens of drones forming a heart at night", "hundreds of drones forming a heart at night"),
+    ("many birds on a power line", "thousands of birds on a power line"),
+    # "free of" negates the things listed after it, not a phrase.
+    (
+        "an empty street at night, neon signs, free of people, fog",
+        "an empty street at night, neon signs, fog, free of people",
+    ),
+    # A number before a word of the lists ("6 drones" reads as "6 aerial") still counts it.
+    (
+        "6 drones in formation, fireworks over the bay, cinematic",
+        "drones in formation, 6 fireworks over the bay, cinematic",
+    ),
+    # What "is" says of two things named alike.
+    (
+        "Two dogs. The first dog is black and digging; the second dog is old and barking.",
+        "Two dogs. The first dog is old and digging; the second dog is black and barking.",
+    ),
+]
+
+ROUND_7_LEFTOVERS_SHOULD_PASS = [
+    ("a beach free of people, at sunset", "a beach at sunset, free of people"),
+    ("a dozen eggs on a table", "12 eggs on a table"),
+    ("pairs of swans on a lake", "many swans on a lake"),
+    # A comma left out does not run what "is" says into the next phrase.
+    (
+        "the door is navy blue the cabinets are white and the walls are sage green",
+        "the door is navy blue, the cabinets are white and the walls are sage green",
+    ),
+    ("Unreal Engine 5 style hyper-detailed smoke", "Unreal Engine 5 style, hyper-detailed, smoke"),
+    ("A nurse pushes a man. Both are smiling.", "A nurse pushes a man, both smiling."),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), ROUND_7_LEFTOVERS_SHOULD_REJECT)
+def test_round_7_leftovers_are_rejected(requested: str, cached: str) -> None:
+    assert_rejected_both_ways(requested, cached)
+
+
+@pytest.mark.parametrize(("requested", "cached"), ROUND_7_LEFTOVERS_SHOULD_PASS)
+def test_round_7_leftover_paraphrases_pass(requested: str, cached: str) -> None:
+    assert_passes_both_ways(requested, cached)
