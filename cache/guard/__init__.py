@@ -103,9 +103,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cache.guard.attachments import host_conflict, participle_hosts
-from cache.guard.bindings import binding_conflict, count_conflict, predicate_conflict
+from cache.guard.bindings import (
+    binding_conflict,
+    count_conflict,
+    particle_conflict,
+    predicate_conflict,
+)
 from cache.guard.canonical import ACTION_SET, CATEGORY_SETS
 from cache.guard.conditions import condition_conflict
+from cache.guard.events import event_conflict
 from cache.guard.individuals import shared_labels
 from cache.guard.order import order_conflict, pair_occurrences, sequence, snippet
 from cache.guard.sections import section_conflict
@@ -208,6 +214,8 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
         )
         or condition_conflict(want_tokens, have_tokens)
         or predicate_conflict(want_tokens, have_tokens, want_labels, have_labels)
+        or particle_conflict(want_tokens, have_tokens, want_labels, have_labels)
+        or event_conflict(want_tokens, have_tokens)
         or section_conflict(want_tokens, have_tokens)
     )
     return order if binding is None else GuardVerdict(False, binding)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cache.guard.canonical import ACTION_SET, CATEGORY_OF, STOP
+from cache.guard.canonical import ACTION_SET, CATEGORY_OF, FILL, STOP
 from cache.guard.kinds import is_past, kind, modifier, plain
 from cache.guard.lexicon import NUMBER, PAST_IRREGULAR
 from cache.guard.words import describe, differing_groups
@@ -137,16 +137,20 @@ def predicates(tokens: list[tuple[str, str]], labels: list[str]) -> Counter[tupl
     is its label (see individuals), which tells "first dog" from "second dog"."""
     found: Counter[tuple[str, str]] = Counter()
     for index, (_, written) in enumerate(tokens):
-        if written not in _COPULAS or not index or not plain(tokens[index - 1][0]):
+        if written not in _COPULAS or not index:
             continue
-        host = labels[index - 1]
-        for word, said in tokens[index + 1 :]:
-            if said == "and":
+        # The thing named right before, or past one word: "the mountains behind are blurry"
+        before = index - 1 if plain(tokens[index - 1][0]) else index - 2
+        if before < 0 or not plain(tokens[before][0]):
+            continue
+        host = _thing(tokens, labels, before)
+        for offset, (word, said) in enumerate(tokens[index + 1 :]):
+            if said == "and" or (said == "in" and not offset):  # "is in slow motion"
                 continue
             # A new phrase, or a comma left out before one ("is navy the cabinets are white")
             if not word or kind(word) == "relation" or word in STOP or said in _COPULAS:
                 break
-            if modifier(word):
+            if modifier(word) or word in FILL:  # "the flowers are sharp" says "sharp"
                 found[(word, host)] += 1
     return found
 
@@ -162,4 +166,62 @@ def predicate_conflict(
     want, have = predicates(want_tokens, want_labels), predicates(have_tokens, have_labels)
     for word, a, b in differing_groups(want, have):
         return f"attribute differs: {word} said of {describe(a, b)}"
+    return None
+
+
+_PARTICLES = frozenset(("on", "off", "in", "out"))
+_CLAUSE_ENDS = frozenset(("and", "but", "while", "as", "then"))
+
+
+def particles(tokens: list[tuple[str, str]], labels: list[str]) -> Counter[tuple[str, str]]:
+    """(particle, the thing it is said of) for an on / off / in / out that ends a phrase:
+    "the lamp is on and the TV is off", "switches the TV on", "bees fly in through the
+    window". The thing is the last one named before it in its clause, or none ("" : "and
+    out through the door")."""
+    found: Counter[tuple[str, str]] = Counter()
+    for index, (_, written) in enumerate(tokens):
+        if written not in _PARTICLES or not index:
+            continue
+        after = tokens[index + 1] if index + 1 < len(tokens) else ("", "")
+        if after[0] and after[1] not in _CLAUSE_ENDS and kind(after[0]) != "relation":
+            continue  # "on the table": a place, not a particle
+        host = ""
+        for back in range(index - 1, -1, -1):
+            before, said = tokens[back]
+            if not before or said in _CLAUSE_ENDS:
+                break
+            # The verb the particle belongs to: "the dog goes in", "the light is switched on"
+            verb = back == index - 1 and said.endswith("s") and plain(tokens[back - 1][0])
+            if plain(before) and before not in ACTION_SET and not verb and not is_past(said):
+                host = _thing(tokens, labels, back)
+                break
+        found[(written, host)] += 1
+    return found
+
+
+def _thing(tokens: list[tuple[str, str]], labels: list[str], index: int) -> str:
+    """The thing the noun at `index` names: its label (see individuals), or for a plural
+    named more than once, with the word before it ("the gate lights" / "the garage
+    lights"), which individuals leaves alone."""
+    label = labels[index]
+    if label != tokens[index][0] or not index or not tokens[index][1].endswith("s"):
+        return label
+    if not modifier(tokens[index - 1][0]):
+        return label
+    if sum(word == label for word, _ in tokens) < 2:
+        return label
+    return f"{tokens[index - 1][0]} {label}"
+
+
+def particle_conflict(
+    want_tokens: list[tuple[str, str]],
+    have_tokens: list[tuple[str, str]],
+    want_labels: list[str],
+    have_labels: list[str],
+) -> str | None:
+    """An on / off / in / out said of another thing: "the lamp is on and the TV is off" /
+    "the lamp is off and the TV is on"."""
+    want, have = particles(want_tokens, want_labels), particles(have_tokens, have_labels)
+    for word, a, b in differing_groups(want, have):
+        return f"particle differs: {word} said of {describe(a, b)}"
     return None

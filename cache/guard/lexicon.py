@@ -126,6 +126,37 @@ _RARE_PHRASES: tuple[tuple[str, str, str], ...] = (
     ("--no", r"--no\b", f" {NEGATIVE_LIST} "),
     # "free of people, fog" shows neither (see words._negated_item).
     ("free", r"\bfree\s+of\b", f" {NEGATIVE_RUN} "),
+    # The season where "fall" is one ("in the fall", "fall leaves"); anywhere else it is the
+    # verb ("a horse falls", "leaves begin to fall").
+    (
+        "fall",
+        r"\b(?:(?<=\bin the )|(?<=\bthis )|(?<=\blast )|(?<=\bearly )|(?<=\blate )"
+        r"|(?<=\bduring the ))fall\b|\bfall(?=[\s-]+(?:day|days|morning|afternoon|evening|night"
+        r"|leaves|foliage|colou?rs|season|forest|woods|landscape|scene|sky|breeze|harvest)\b)",
+        " autumn ",
+    ),
+    # A drone or a crane that films is a camera move; one that chases or lifts is a thing.
+    (
+        "drone",
+        r"\bdrones?(?=[\s-]+(?:shots?|footage|views?|camera|cam|angle|perspective|pov|video"
+        r"|clip|flyover|fly-over|flight|sweep)\b)",
+        " aerial ",
+    ),
+    (
+        "drone",
+        r"\b(filmed|shot|seen|captured|recorded|viewed)\s+(from|by|with)\s+(an?|the)\s+drone\b",
+        r"\1 \2 \3 aerial",
+    ),
+    (
+        "cran",
+        r"\b(?:camera[\s-]+|jib[\s-]+)?cran(?:e|es|ed|ing)(?=[\s-]+(?:shots?|up|down|move"
+        r"|movement|over|out|away|back)\b)|(?<=\bcamera )crane\b|(?<=\bon a )crane\b",
+        " craneshot ",
+    ),
+    # "in focus" / "out of focus" say what is sharp: one word each, so what "is" says of a
+    # thing can be compared (see bindings.predicates).
+    ("focus", r"\bout[\s-]+of[\s-]+focus\b", " unfocused "),
+    ("focus", r"\bin[\s-]+focus\b", " focused "),
     # Tags: "+people -cars" shows people and no cars.
     ("-", r"(?:^|(?<=[\s|,;(]))-(?=[a-z])", " without "),
     ("+", r"(?:^|(?<=[\s|,;(]))\+(?=[a-z])", " "),
@@ -225,6 +256,11 @@ IRREGULAR = {
     # Would otherwise stem into another category's word ("winding river" is not "wind").
     "winding": "winding",
     "spring": "spring",
+    # "A cat springs onto the table" leaps; it is not the season.
+    "springs": "leap",
+    "springing": "leap",
+    "sprang": "leap",
+    "sprung": "leap",
     "evening": "evening",
     "morning": "morning",
 }
@@ -270,7 +306,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "dusk": ("twilight",),
     "night": ("nighttime", "nightime"),
     "noon": ("midday",),
-    "aerial": ("drone", "overhead"),
+    # A drone is a camera only where it films ("drone shot", "filmed by a drone", see
+    # _PHRASES); "a drone chases a dog" is a thing.
+    "aerial": ("overhead",),
     "rain": ("rainy", "raining", "rainfall"),
     "snow": ("snowy", "snowing", "snowfall"),
     "fog": ("foggy",),
@@ -339,7 +377,6 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "whiskey": ("whisky",),
     "truck": ("lorry",),
     "story": ("storey",),
-    "autumn": ("fall",),  # "fall" is also a verb: only reached when it is not an action
 }
 
 NUMBER_WORDS = {
@@ -482,7 +519,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
         "handheld",
         "orbit",
         "orbiting",
-        "crane",
+        "craneshot",
         "pov",
         "slowmotion",
         "timelapse",
@@ -1523,4 +1560,111 @@ RUNNING_FIELDS = (
     "sequence",
     "timeline",
     "stages",
+)
+
+# Verbs of a moment, as written: an event that happens and is over ("the dam breaks", "a
+# skydiver opens his parachute"). Not "close" (mostly "close to") or "shout" (a voice over a
+# scene more than a moment in it). Two clauses of such verbs joined by "and" or punctuation
+# tell what happens in order (see events.py); clauses of ongoing actions ("a dog barks and a
+# cat meows") describe one moment and may come in any order.
+PUNCTUAL_VERBS = (
+    "open",
+    "shut",
+    "start",
+    "begin",
+    "strike",
+    "break",
+    "crack",
+    "shatter",
+    "burst",
+    "pop",
+    "explode",
+    "erupt",
+    "crash",
+    "hit",
+    "smash",
+    "throw",
+    "toss",
+    "catch",
+    "kick",
+    "shoot",
+    "fire",
+    "launch",
+    "land",
+    "drop",
+    "fall",
+    "tip",
+    "trip",
+    "slip",
+    "collapse",
+    "jump",
+    "leap",
+    "dive",
+    "plunge",
+    "flee",
+    "escape",
+    "rush",
+    "enter",
+    "exit",
+    "leave",
+    "arrive",
+    "appear",
+    "disappear",
+    "vanish",
+    "wake",
+    "die",
+    "stop",
+    "freeze",
+    "ring",
+    "blow",
+    "press",
+    "lift",
+    "raise",
+    "kiss",
+    "grab",
+    "pick",
+    "cut",
+    "slice",
+    "pour",
+    "spill",
+    "spray",
+    "sprinkle",
+    "serve",
+    "score",
+    "win",
+    "lose",
+    "flash",
+    "deploy",
+    "release",
+    "scatter",
+    "flood",
+    "sink",
+    "set",
+    "switch",
+    "ignite",
+    "scream",
+    "laugh",
+    "gasp",
+    "cheer",
+    "wave",
+    "bow",
+    "sneeze",
+    "bite",
+    "snap",
+    "tear",
+    "slam",
+    "knock",
+    "unlock",
+    "lock",
+    "cross",
+    "reach",
+    "sprint",
+    "catches",
+    "sizzle",
+    "swallow",
+    "rise",
+    "turn",
+    "light",
+    "go",
+    "come",
 )

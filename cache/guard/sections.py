@@ -158,6 +158,15 @@ def _dashed(tokens: list[tuple[str, str]], i: int) -> tuple[int, int, Label] | N
     return None
 
 
+def numbered(tokens: list[tuple[str, str]]) -> bool:
+    """Whether the prompt has fields that give their own order: "Shot 1: ... Shot 2: ..."."""
+    return any(_runs(label) for _, _, label in _boundaries(tokens))
+
+
+def _runs(label: Label) -> bool:
+    return any(word in _RUNS or NUMBER.fullmatch(word) for word in label)
+
+
 def _fields(tokens: list[tuple[str, str]]) -> tuple[dict[Key, Items], Counter[str]]:
     """Each field's items (one, unless its label says they come in order) and the free text:
     the words before the first label and after a field's sentence ends. A field of a shot,
@@ -170,7 +179,7 @@ def _fields(tokens: list[tuple[str, str]]) -> tuple[dict[Key, Items], Counter[st
     seen: Counter[Label] = Counter()
     for n, (_, start, label) in enumerate(found):
         end = found[n + 1][0] if n + 1 < len(found) else len(tokens)
-        whole = any(word in _RUNS or NUMBER.fullmatch(word) for word in label)
+        whole = _runs(label)
         ordered = any(word in _ORDERED for word in label)
         items: list[Counter[str]] = [Counter()]
         position = start

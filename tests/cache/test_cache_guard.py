@@ -1367,3 +1367,105 @@ def test_round_7_leftovers_are_rejected(requested: str, cached: str) -> None:
 @pytest.mark.parametrize(("requested", "cached"), ROUND_7_LEFTOVERS_SHOULD_PASS)
 def test_round_7_leftover_paraphrases_pass(requested: str, cached: str) -> None:
     assert_passes_both_ways(requested, cached)
+
+
+ROUND_8_SHOULD_REJECT = [
+    # on / off / in / out said of another thing.
+    (
+        "A room where the lamp is on and the TV is off.",
+        "A room where the lamp is off and the TV is on.",
+    ),
+    (
+        "The kitchen light turns on and the hallway light stays off.",
+        "The kitchen light stays off and the hallway light turns on.",
+    ),
+    ("He switches the TV on and the radio off.", "He switches the TV off and the radio on."),
+    (
+        "Bees fly in through the open window and butterflies fly out.",
+        "Bees fly out through the open window and butterflies fly in.",
+    ),
+    (
+        "The gate lights are on and the garage lights are off.",
+        "The gate lights are off and the garage lights are on.",
+    ),
+    # What "is" says of each thing.
+    (
+        "The woman is in focus and the man is out of focus.",
+        "The woman is out of focus and the man is in focus.",
+    ),
+    (
+        "The flowers are sharp and the mountains behind are blurry.",
+        "The flowers are blurry and the mountains behind are sharp.",
+    ),
+    # A drone or a crane doing something is a thing, not a camera move.
+    ("A drone chases a dog across the beach.", "A dog chases a drone across the beach."),
+    ("A crane lifts a helicopter onto the ship.", "A helicopter lifts a crane onto the ship."),
+    # "falls" and "springs" are verbs, not seasons.
+    ("A horse falls at the final jump.", "A horse at the final jump in autumn."),
+    ("A cat springs onto the table.", "A cat on the table in spring."),
+    # Moments told in the other order.
+    (
+        "A skydiver jumps out of the plane and opens his parachute.",
+        "A skydiver opens his parachute and jumps out of the plane.",
+    ),
+    ("A boy throws a stone. The window breaks.", "The window breaks. A boy throws a stone."),
+    (
+        "A car crashes into a pole and the airbags deploy.",
+        "The airbags deploy and a car crashes into a pole.",
+    ),
+    (
+        "The referee blows the whistle and the players stop running.",
+        "The players stop running and the referee blows the whistle.",
+    ),
+    (
+        "The spaceship explodes and the hero walks away.",
+        "The hero walks away and the spaceship explodes.",
+    ),
+]
+
+ROUND_8_SHOULD_PASS = [
+    # Ongoing actions, settings and styles may come in any order.
+    ("A dog barks and a cat meows in the yard.", "A cat meows and a dog barks in the yard."),
+    (
+        "The kitchen light is on and the hallway light is off.",
+        "The hallway light is off and the kitchen light is on.",
+    ),
+    ("He switches the TV on and the radio off.", "He switches the radio off and the TV on."),
+    ("The horse is sharp and the rider is blurry.", "The rider is blurry and the horse is sharp."),
+    # A clause opened by "when" or "while" gives its own order.
+    (
+        "A rainbow appears over the valley when the rain stops.",
+        "When the rain stops, a rainbow appears over the valley.",
+    ),
+    # A block of setting and style moves past the events.
+    (
+        "Warm light, 35mm. A boy throws a stone. The window breaks.",
+        "A boy throws a stone. The window breaks. Warm light, 35mm.",
+    ),
+    (
+        "Bright arena lights. A gymnast flips on the beam and lands perfectly.",
+        "A gymnast flips on the beam and lands perfectly. Bright arena lights.",
+    ),
+    # A drone that films, a crane shot, the season.
+    ("a drone shot of a beach at sunset", "an aerial shot of a beach at sunset"),
+    ("a beach at sunset, filmed from a drone", "an aerial shot of a beach at sunset"),
+    ("fall leaves in a park", "autumn leaves in a park"),
+    ("a park in the fall", "a park in autumn"),
+]
+
+
+@pytest.mark.parametrize(("requested", "cached"), ROUND_8_SHOULD_REJECT)
+def test_round_8_wrong_videos_are_rejected(requested: str, cached: str) -> None:
+    assert_rejected_both_ways(requested, cached)
+
+
+@pytest.mark.parametrize(("requested", "cached"), ROUND_8_SHOULD_PASS)
+def test_round_8_paraphrases_pass(requested: str, cached: str) -> None:
+    assert_passes_both_ways(requested, cached)
+
+
+def test_round_8_reasons_name_the_difference() -> None:
+    reason = check_near_miss(*ROUND_8_SHOULD_REJECT[2]).reason
+    assert reason == "particle differs: off said of radio vs television"
+    reason = check_near_miss(*ROUND_8_SHOULD_REJECT[13]).reason
+    assert reason == "event order differs: crash then deploy vs deploy then crash"
