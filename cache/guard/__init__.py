@@ -85,6 +85,12 @@ found 358 different-video pairs among 767 that way; the labelled set had none of
   "a black cat and a white cat"), and what a picture or likeness shows ("a photo of a man
   holding a cat" / "a man holding a photo of a cat").
 
+Then, for what only the prompt's structure says: a structured prompt's fields, each against
+its namesake when both prompts have the same labels ("Shot 1: ..., crying. Shot 2: ..." /
+"... Shot 2: ..., crying"; see sections.py); on / off / in / out and what "is" says, bound
+to their thing ("the lamp is on and the TV is off"); and clauses that each tell of a moment,
+in order ("a car crashes into a pole and the airbags deploy"; see events.py).
+
 What still passes is what a paraphrase changes: phrase order, inflection (walks /
 walking), synonyms and British spellings from a small table (car / automobile, big /
 large, colour / color, tyre / tire), contractions ("they're", "can't"), filler ("a
