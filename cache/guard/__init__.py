@@ -112,8 +112,7 @@ from cache.guard.attachments import host_conflict, participle_hosts
 from cache.guard.bindings import (
     binding_conflict,
     count_conflict,
-    particle_conflict,
-    predicate_conflict,
+    said_of_conflict,
 )
 from cache.guard.canonical import ACTION_SET, CATEGORY_SETS
 from cache.guard.conditions import condition_conflict
@@ -219,8 +218,7 @@ def check_near_miss(requested: str, cached: str) -> GuardVerdict:
             participle_hosts(want_tokens, want_labels), participle_hosts(have_tokens, have_labels)
         )
         or condition_conflict(want_tokens, have_tokens)
-        or predicate_conflict(want_tokens, have_tokens, want_labels, have_labels)
-        or particle_conflict(want_tokens, have_tokens, want_labels, have_labels)
+        or said_of_conflict(want_tokens, have_tokens, want_labels, have_labels)
         or event_conflict(want_tokens, have_tokens)
         or section_conflict(want_tokens, have_tokens)
     )

@@ -155,17 +155,20 @@ def predicates(tokens: list[tuple[str, str]], labels: list[str]) -> Counter[tupl
     return found
 
 
-def predicate_conflict(
-    want_tokens: list[tuple[str, str]],
-    have_tokens: list[tuple[str, str]],
-    want_labels: list[str],
-    have_labels: list[str],
+Tokens = list[tuple[str, str]]
+
+
+def said_of_conflict(
+    want_tokens: Tokens, have_tokens: Tokens, want_labels: list[str], have_labels: list[str]
 ) -> str | None:
-    """A word said of another thing: "the first dog is black ...; the second dog is old" /
-    "the first dog is old ...; the second dog is black"."""
-    want, have = predicates(want_tokens, want_labels), predicates(have_tokens, have_labels)
-    for word, a, b in differing_groups(want, have):
-        return f"attribute differs: {word} said of {describe(a, b)}"
+    """A word said of another thing: what "is" says ("the first dog is black ...; the
+    second dog is old" / "the first dog is old ...; the second dog is black"), then an on /
+    off / in / out ("the lamp is on and the TV is off" / "the lamp is off and the TV is
+    on")."""
+    for name, said in (("attribute", predicates), ("particle", particles)):
+        want, have = said(want_tokens, want_labels), said(have_tokens, have_labels)
+        for word, a, b in differing_groups(want, have):
+            return f"{name} differs: {word} said of {describe(a, b)}"
     return None
 
 
@@ -211,17 +214,3 @@ def _thing(tokens: list[tuple[str, str]], labels: list[str], index: int) -> str:
     if sum(word == label for word, _ in tokens) < 2:
         return label
     return f"{tokens[index - 1][0]} {label}"
-
-
-def particle_conflict(
-    want_tokens: list[tuple[str, str]],
-    have_tokens: list[tuple[str, str]],
-    want_labels: list[str],
-    have_labels: list[str],
-) -> str | None:
-    """An on / off / in / out said of another thing: "the lamp is on and the TV is off" /
-    "the lamp is off and the TV is on"."""
-    want, have = particles(want_tokens, want_labels), particles(have_tokens, have_labels)
-    for word, a, b in differing_groups(want, have):
-        return f"particle differs: {word} said of {describe(a, b)}"
-    return None
