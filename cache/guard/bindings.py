@@ -99,10 +99,10 @@ def counted(tokens: list[tuple[str, str]]) -> Counter[tuple[str, str]]:
     for index, (word, _) in enumerate(tokens):
         if kind(word) != "count":
             continue
-        after = tokens[index + 1][0] if index + 1 < len(tokens) else ""
+        first = tokens[index + 1][0] if index + 1 < len(tokens) else ""
         # A number right before a word of the lists counts it when nothing plain follows:
         # "6 drones in formation" reads "6 aerial in formation".
-        counts = after if NUMBER.fullmatch(word) and after in CATEGORY_OF else ""
+        counts = first if NUMBER.fullmatch(word) and first in CATEGORY_OF else ""
         for after, _written in tokens[index + 1 : index + 1 + _COUNTED_RUN]:
             if not after or kind(after) in ("count", "relation"):
                 break

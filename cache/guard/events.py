@@ -38,7 +38,8 @@ _SUBORDINATORS = frozenset(
 )
 _ASPECTUAL = frozenset(CANONICAL.get(stem(w), stem(w)) for w in ("stop", "start", "begin"))
 _SUBJECTS = frozenset(("they", "we", "you", "i", "he", "she", "it", "everyone", "someone"))
-_PARTICLES = frozenset(("on", "off", "in", "out", "up", "down", "over", "away", "back"))
+# Particles that may follow a verb ("the lights go out", "the cat jumps up").
+_AFTER_VERB = frozenset(("on", "off", "in", "out", "up", "down", "over", "away", "back"))
 
 
 def _is_event(tokens: list[tuple[str, str]], index: int) -> bool:
@@ -57,7 +58,7 @@ def _is_event(tokens: list[tuple[str, str]], index: int) -> bool:
         and after[0] not in STOP
         and not after[1].endswith("ly")
         and not (word in _ASPECTUAL and after[1].endswith("ing"))  # "the players stop running"
-        and after[1] not in _PARTICLES
+        and after[1] not in _AFTER_VERB
     ):
         return False
     if before[1] in PRONOUNS or before[1] in _SUBJECTS:

@@ -182,7 +182,6 @@ def _fields(tokens: list[tuple[str, str]]) -> tuple[dict[Key, Items], Counter[st
         whole = _runs(label)
         ordered = any(word in _ORDERED for word in label)
         items: list[Counter[str]] = [Counter()]
-        position = start
         for position in range(start, end):
             word, written = tokens[position]
             if not whole and written in _SENTENCE_ENDS:
