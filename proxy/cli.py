@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ def _serve_parser(sub: Any) -> None:
     serve.add_argument("--metrics-port", type=int, help="serve /metrics on this port instead")
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videocache", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
@@ -98,7 +98,8 @@ def _start_bundled_simulator(settings: Settings) -> subprocess.Popen[bytes]:
     return child
 
 
-def serve(args: argparse.Namespace) -> None:
+def serve_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings `serve` runs with: its flags over `environ` (default: the process's)."""
     overrides = {
         "upstream": args.upstream,
         "upstream_flavor": args.upstream_flavor,
@@ -110,8 +111,12 @@ def serve(args: argparse.Namespace) -> None:
         "log_level": args.log_level,
         "metrics_port": args.metrics_port,
     }
+    return load_settings(args.config, overrides, environ)
+
+
+def serve(args: argparse.Namespace) -> None:
     try:
-        settings = load_settings(args.config, overrides)
+        settings = serve_settings(args)
     except SettingsError as exc:
         raise SystemExit(f"videocache: {exc}") from None
     child = None
@@ -188,7 +193,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "serve":
         serve(args)
     else:

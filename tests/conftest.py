@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,13 @@ from simulator.settings import SimulatorSettings
 FAST = {"speed": 200.0, "job_seconds": 20.0}
 
 ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for servers started as processes, or refused ones)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture

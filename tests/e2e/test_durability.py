@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,17 +18,11 @@ from aiohttp.test_utils import TestServer
 
 from proxy.state import STATE
 from simulator.state import SIM_STATE
-from tests.conftest import ServerFactory, base_url
+from tests.conftest import ServerFactory, base_url, free_port
 from tests.e2e.test_cache import settle
 
 CONTENT = 40 * 1024 * 1024
 RATE = 40 * 1024 * 1024  # bytes/s: the download of the big video takes about a second
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def start_proxy_process(sim: TestServer, data_dir: Path, port: int) -> subprocess.Popen:

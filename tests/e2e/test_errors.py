@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import aiohttp
@@ -10,7 +9,7 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import ServerFactory, base_url, sim_requests
+from tests.conftest import ServerFactory, base_url, free_port, sim_requests
 
 
 def assert_envelope(body: dict[str, Any], status: int, param: str | None) -> None:
@@ -94,12 +93,6 @@ async def test_body_over_limit_is_413(start_proxy: ServerFactory, sim: TestServe
     status, body, _ = await post(proxy, "/v1/echo/upload", data=chunks())
     assert status == 413
     assert not [r for r in sim_requests(sim) if r.raw_path == "/v1/videos"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_upstream_refused_is_502(start_proxy: ServerFactory) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import io
 import logging
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.logging import configure_logging
 from proxy.state import STATE
-from tests.conftest import ServerFactory, base_url
+from tests.conftest import ServerFactory, base_url, free_port
 from tests.e2e.test_cache import create_raw, settle
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -74,12 +73,6 @@ def timings(header: str) -> dict[str, float]:
         assert params.startswith("dur="), header
         out[name] = float(params[len("dur=") :])
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- cardinality -------------------------------------------------------------------------

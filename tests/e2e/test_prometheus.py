@@ -8,7 +8,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import ServerFactory, base_url
+from tests.conftest import ServerFactory, base_url, free_port
 from tests.e2e.test_cache import create_raw, settle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +43,6 @@ def tool(name: str) -> str:
             pytest.fail(f"{name} is not installed")
         pytest.skip(f"{name} is not installed")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
