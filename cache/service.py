@@ -27,6 +27,7 @@ from cache.embedder import Embedder
 from cache.ids import new_entry_id, new_video_id
 from cache.index import VectorIndex
 from cache.keys import RequestFingerprint, bucket_key, canonical_params, exact_key
+from cache.ownership import claim
 from cache.policy import decide_semantic
 from cache.scope import credential_scope, load_or_create_secret, resolve_scope
 from cache.stores import (
@@ -131,10 +132,17 @@ class CacheService:
         self.embedder = embedder
         root = Path(data_dir) / "cache"
         root.mkdir(parents=True, exist_ok=True)
-        self.secret = load_or_create_secret(Path(data_dir))
-        self.entries = EntryStore(root)
-        self.jobs = JobStore(root, config.job_retention)
-        self.blobs = BlobStore(root, config.max_bytes)  # files under root/blobs/
+        # Before anything is read: the stores count bytes and tidy temporary files at start,
+        # which only the directory's one owner may do.
+        self._lock = claim(Path(data_dir))
+        try:
+            self.secret = load_or_create_secret(Path(data_dir))
+            self.entries = EntryStore(root)
+            self.jobs = JobStore(root, config.job_retention)
+            self.blobs = BlobStore(root, config.max_bytes)  # files under root/blobs/
+        except BaseException:
+            self._lock.release()
+            raise
         self.index = VectorIndex()
         self._on_evict = on_evict or (lambda reason, n: None)
         self.evictions = 0
@@ -150,6 +158,7 @@ class CacheService:
     def close(self) -> None:
         self.entries.close()
         self.jobs.close()
+        self._lock.release()
 
     # -- scope -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import pytest
 
 from cache.controls import CacheControls
 from cache.keys import RequestFingerprint
+from cache.ownership import DataDirInUse
 from cache.service import CacheConfig, CacheService, fingerprint
 
 
@@ -163,3 +164,15 @@ async def test_a_remix_keeps_its_sources_record(tmp_path: Path) -> None:
     time.sleep(0.35)
     assert cache.get_job("video_src") is not None
     cache.close()
+
+
+async def test_a_data_dir_has_one_owner_until_it_closes(tmp_path: Path) -> None:
+    first = service(tmp_path)
+    with pytest.raises(DataDirInUse, match=f"data dir {tmp_path} is in use"):
+        service(tmp_path)
+    # The refused one read nothing and tidied nothing: the owner's store still works.
+    assert first.stats().entries == 0
+    first.close()
+    second = service(tmp_path)  # released on close
+    assert second.secret == first.secret
+    second.close()

@@ -115,6 +115,7 @@ async def test_kill_9_mid_download_and_restart(
             assert hashlib.sha256(path.read_bytes()).hexdigest() == path.parent.name + path.name
         assert all(p.stat().st_size < CONTENT for p in final_blobs(data_dir))
 
+        # The dead process's hold on the data dir went with it: the restart is not refused.
         proc = await start_proxy_process(sim, data_dir, port)
         # The minted id and the entry survived.
         assert (await client.videos.retrieve(minted)).status == "completed"
@@ -131,6 +132,40 @@ async def test_kill_9_mid_download_and_restart(
         proc.wait(timeout=10)
         await client.close()
         await direct.close()
+
+
+async def test_a_second_process_on_the_same_data_dir_refuses_to_start(
+    start_simulator: ServerFactory, tmp_path: Path
+) -> None:
+    sim = await start_simulator()
+    data_dir = tmp_path / "data"
+    port = free_port()
+    first = await start_proxy_process(sim, data_dir, port)
+    try:
+        upstream = str(sim.make_url("")).rstrip("/")
+        serve = ["serve", "--upstream", upstream, "--data-dir", str(data_dir)]
+        second = subprocess.run(
+            [sys.executable, "-m", "proxy.cli", *serve, "--port", str(free_port())],
+            env={**os.environ, "VIDEOCACHE_CACHE_SEMANTIC": "false"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        [line] = second.stderr.strip().splitlines()
+        assert line.startswith(f"videocache: cannot start: data dir {data_dir} is in use")
+        # It left the first one's files alone, and the first one still serves.
+        names = sorted(p.name for p in data_dir.iterdir())
+        assert names == ["cache", "secret.key", "videocache.lock"]
+        client = openai.AsyncOpenAI(
+            api_key="sk-first", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
+        )
+        raw = await client.videos.with_raw_response.create(prompt="made after the refusal")
+        assert raw.headers["x-cache"] == "MISS" and raw.parse().status == "queued"
+        await client.close()
+    finally:
+        first.kill()
+        first.wait(timeout=10)
 
 
 async def test_eviction_goes_by_entry_in_least_recently_used_order(

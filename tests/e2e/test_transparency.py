@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -162,7 +163,9 @@ async def test_truncated_upstream_content_is_not_a_clean_end(
                 await r.read()
 
 
-async def test_health_and_readiness(start_proxy: ServerFactory, sim: TestServer) -> None:
+async def test_health_and_readiness(
+    start_proxy: ServerFactory, sim: TestServer, tmp_path: Path
+) -> None:
     proxy = await start_proxy(sim)
     async with aiohttp.ClientSession() as http:
         async with http.get(proxy.make_url("/healthz")) as r:
@@ -170,7 +173,7 @@ async def test_health_and_readiness(start_proxy: ServerFactory, sim: TestServer)
         async with http.get(proxy.make_url("/readyz")) as r:
             body = await r.json()
             assert r.status == 200 and body["checks"] == {"upstream": "ok", "data_dir": "ok"}
-    down = await start_proxy("http://127.0.0.1:9")
+    down = await start_proxy("http://127.0.0.1:9", data_dir=tmp_path / "down")
     async with aiohttp.ClientSession() as http, http.get(down.make_url("/readyz")) as r:
         assert r.status == 503
         assert "unreachable" in (await r.json())["checks"]["upstream"]
