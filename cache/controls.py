@@ -37,6 +37,7 @@ CacheType = Literal["direct", "semantic"]
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DIGITS = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 # Go's time.ParseDuration grammar, unsigned: one or more <number><unit>, the number having
 # digits before or after an optional dot. Both micro signs (U+00B5, U+03BC) as Go accepts.
 _GO_UNIT_NS = {
@@ -164,7 +165,17 @@ def _parse_cache_control(header: str, value: str, controls: CacheControls) -> No
         elif name == "max-age":
             if not sep:
                 raise InvalidControl(header, "max-age needs a value")
-            controls.max_age = _parse_seconds(header, argument.strip().strip('"'), allow_zero=True)
+            controls.max_age = _parse_seconds(header, _unquoted(header, argument), allow_zero=True)
+
+
+def _unquoted(header: str, argument: str) -> str:
+    """A directive's argument: a token, or a quoted string whose quotes balance."""
+    text = argument.strip()
+    if text.startswith('"') or text.endswith('"'):
+        if len(text) < 2 or not (text.startswith('"') and text.endswith('"')):
+            raise InvalidControl(header, f"unbalanced quotes in {argument.strip()!r}")
+        return text[1:-1]
+    return text
 
 
 def parse_controls(headers: Mapping[str, str]) -> CacheControls:
@@ -176,10 +187,10 @@ def parse_controls(headers: Mapping[str, str]) -> CacheControls:
 
     if found := _lookup(headers, "threshold"):
         header, text = found
-        try:
-            threshold = float(text.strip())
-        except ValueError:
-            raise InvalidControl(header, f"expected a number in [0, 1], got {text!r}") from None
+        # ASCII decimals only: float() would also read "٠.٥", "０.９", "1_0" and "1e-1".
+        if not _DECIMAL.fullmatch(text.strip()):
+            raise InvalidControl(header, f"expected a number in [0, 1], got {text!r}")
+        threshold = float(text.strip())
         if not math.isfinite(threshold) or not 0.0 <= threshold <= 1.0:
             raise InvalidControl(header, f"expected a number in [0, 1], got {text!r}")
         controls.threshold = threshold

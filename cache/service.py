@@ -89,6 +89,18 @@ class CacheStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _keyed(fields: dict[str, Any], name: str, default: str) -> str:
+    """A field as keyed: the default only when omitted, never for a present "" or 0. The
+    proxy refuses anything but a string before this (proxy.bodies.require_keyed_strings);
+    keying 4 as "4" would answer a request the upstream refuses from the cache."""
+    if name not in fields:
+        return default
+    value = fields[name]
+    if not isinstance(value, str):
+        raise TypeError(f"the create field {name!r} must be a string to be keyed")
+    return value
+
+
 def fingerprint(
     *,
     scope: str,
@@ -104,9 +116,9 @@ def fingerprint(
     return RequestFingerprint(
         scope=scope,
         namespace=namespace,
-        model=str(fields.get("model") or model),
-        seconds=str(fields.get("seconds") or seconds),
-        size=str(fields.get("size") or size),
+        model=_keyed(fields, "model", model),
+        seconds=_keyed(fields, "seconds", seconds),
+        size=_keyed(fields, "size", size),
         input_reference=input_reference,
         params=canonical_params(others),
         prompt=str(fields.get("prompt", "")),
@@ -200,8 +212,11 @@ class CacheService:
             result.kind = "bypass"
             result.lookup_seconds = time.perf_counter() - t0
             return result
-        if controls.cache_type != "semantic":
-            while True:
+        while True:
+            # Semantic-only lookups skip the exact answer (the search finds a finished twin
+            # anyway, at similarity 1), but not the join: an identical job in flight is the
+            # same paid video, whichever lookup asked.
+            if controls.cache_type != "semantic":
                 entry = self.entries.get_by_exact_key(result.exact_key)
                 # time.time(): a pass after waiting for a leader must not use a stale clock
                 fresh = entry is not None and self._fresh(entry, controls, time.time())
@@ -209,28 +224,28 @@ class CacheService:
                     result.kind, result.entry, result.similarity = "hit", entry, 1.0
                     result.lookup_seconds = time.perf_counter() - t0
                     return result
-                if controls.no_store:  # its video is shared with no one: it joins no one
-                    break
-                inflight = self.jobs.find_inflight(fp.scope, result.exact_key)
-                leader = self._leading.get(result.exact_key) if lead else None
-                if inflight is None and leader is not None:
-                    # shield: a client that hangs up must not cancel the leader's outcome.
-                    # Its job is joined even if already completed (a synchronous upstream).
-                    inflight = await asyncio.shield(leader)
-                    if inflight is None:
-                        # No job came of it (an upstream error, a hit after all): look once
-                        # more, then go alone, never queue behind leader after leader.
-                        lead = False
-                        continue
-                if inflight is not None:
-                    result.kind, result.job = "joined", inflight
-                    result.lookup_seconds = time.perf_counter() - t0
-                    return result
-                if lead:
-                    future = asyncio.get_running_loop().create_future()
-                    self._leading[result.exact_key] = future
-                    result.leading = True
+            if controls.no_store:  # its video is shared with no one: it joins no one
                 break
+            inflight = self.jobs.find_inflight(fp.scope, result.exact_key)
+            leader = self._leading.get(result.exact_key) if lead else None
+            if inflight is None and leader is not None:
+                # shield: a client that hangs up must not cancel the leader's outcome.
+                # Its job is joined even if already completed (a synchronous upstream).
+                inflight = await asyncio.shield(leader)
+                if inflight is None:
+                    # No job came of it (an upstream error, a hit after all): look once
+                    # more, then go alone, never queue behind leader after leader.
+                    lead = False
+                    continue
+            if inflight is not None:
+                result.kind, result.job = "joined", inflight
+                result.lookup_seconds = time.perf_counter() - t0
+                return result
+            if lead:
+                future = asyncio.get_running_loop().create_future()
+                self._leading[result.exact_key] = future
+                result.leading = True
+            break
         try:
             await self._semantic(result, fp, controls, threshold, now)
         except BaseException:

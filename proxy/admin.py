@@ -144,10 +144,9 @@ async def entries(request: web.Request) -> web.Response:
         return denied
     cache = request.app[STATE].cache
     assert cache is not None
-    try:
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        limit = -1
+    text = request.query.get("limit", "100")
+    # ASCII digits only: int() would also read "２" or "1_0".
+    limit = int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else -1
     if not 1 <= limit <= 1000:
         return _error(request, 400, "limit must be 1..1000", code="invalid_value", param="limit")
     scope = request.query.get("scope")
@@ -186,6 +185,25 @@ async def purge(request: web.Request) -> web.Response:
     except orjson.JSONDecodeError:
         return _error(request, 400, "body must be JSON", code="invalid_json", param="body")
     if isinstance(body, dict):
+        # A purge takes exactly what it names: a misspelt key or "all" beside a scope would
+        # otherwise widen it (to the whole scope, or to every tenant).
+        unknown = sorted(set(body) - {"all", "scope", "namespace"})
+        if unknown:
+            return _error(
+                request,
+                400,
+                f"unknown purge field {unknown[0]!r}: say all, scope or namespace",
+                code="unknown_parameter",
+                param=unknown[0],
+            )
+        if body.get("all") is True and ("scope" in body or "namespace" in body):
+            return _error(
+                request,
+                400,
+                'all purges every scope: send {"all": true} alone, or scope/namespace without it',
+                code="invalid_value",
+                param="all",
+            )
         for name in ("scope", "namespace"):
             if name in body and not (isinstance(body[name], str) and body[name]):
                 return _error(

@@ -253,6 +253,10 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
         # The create/remix readers and the passthrough enforce max_body_bytes themselves
         # while streaming; this only bounds aiohttp's own request.read(), which we avoid.
         client_max_size=settings.max_body_bytes,
+        # Request bodies arrive as sent: a relayed body keeps its Content-Encoding and
+        # Content-Length, so it must keep its bytes (proxy.bodies decodes create/remix
+        # bodies itself, to read them, and still forwards what was sent).
+        handler_args={"auto_decompress": False},
     )
     upstream = Upstream(settings)
     state = AppState(

@@ -3,13 +3,17 @@
 The body is read once, spooled (to disk past 1 MiB, so a 50 MB input_reference upload does
 not sit in memory) and parsed on the way through: JSON is loaded, multipart is parsed
 incrementally by python-multipart with file parts hashed, never held. The spool keeps the
-exact bytes so the upstream receives them unchanged, boundary and all.
+exact bytes so the upstream receives them unchanged, boundary and all. A body sent with
+``Content-Encoding: gzip`` or ``deflate`` is decoded for parsing, and the bytes as sent are
+kept in a second spool for the upstream (the server does not decode request bodies: see
+proxy.app).
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
@@ -17,7 +21,7 @@ from typing import Any, BinaryIO, Literal
 import orjson
 from aiohttp import web
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from proxy.errors import ProxyError
 
@@ -45,17 +49,21 @@ class RequestBody:
     fields: dict[str, Any]
     files: list[FilePart]
     spool: BinaryIO
-    length: int
+    length: int  # bytes as sent (what the upstream receives)
     sha256: str
     raw_json: bytes | None = None
+    # The bytes as sent when they were compressed (`spool` then holds them decoded).
+    sent: BinaryIO | None = None
     # Multipart text fields sent more than once: `fields` holds the last value, but an
     # upstream may read the first, so such a body is never cached (proxy/caching.py).
     duplicate_fields: frozenset[str] = frozenset()
     _closed: bool = field(default=False, repr=False)
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        self.spool.seek(0)
-        while chunk := self.spool.read(CHUNK):
+        """The body as the client sent it (`length` bytes)."""
+        source = self.sent if self.sent is not None else self.spool
+        source.seek(0)
+        while chunk := source.read(CHUNK):
             yield chunk
 
     def part_bytes(self, part: FilePart) -> bytes:
@@ -65,6 +73,8 @@ class RequestBody:
     def close(self) -> None:
         if not self._closed:
             self.spool.close()
+            if self.sent is not None:
+                self.sent.close()
             self._closed = True
 
 
@@ -75,6 +85,51 @@ def _bad(message: str, *, param: str | None = None, code: str = "invalid_request
 def _too_large(limit: int) -> ProxyError:
     return ProxyError(
         413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large"
+    )
+
+
+class _Decoder:
+    """A compressed request body, decoded chunk by chunk with the output bounded, so a small
+    body that inflates to gigabytes stops at the size limit instead of filling memory."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        # gzip, or deflate as RFC 9110 defines it (zlib-wrapped); both are what aiohttp and
+        # most servers accept.
+        wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self._z = zlib.decompressobj(wbits)
+
+    def decode(self, data: bytes) -> list[bytes]:
+        out = []
+        try:
+            while data:
+                out.append(self._z.decompress(data, CHUNK))
+                data = self._z.unconsumed_tail
+        except zlib.error as exc:
+            raise self._malformed(str(exc)) from None
+        if self._z.unused_data:
+            raise self._malformed("other bytes follow the compressed stream")
+        return out
+
+    def finish(self) -> None:
+        if not self._z.eof:
+            raise self._malformed("it ends before the compressed stream does")
+
+    def _malformed(self, why: str) -> ProxyError:
+        return _bad(f"The {self.encoding} request body cannot be decoded: {why}.")
+
+
+def _decoder(request: web.Request) -> _Decoder | None:
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        return _Decoder(encoding)
+    raise ProxyError(
+        415,
+        f"Unsupported Content-Encoding {encoding!r}: send the body uncompressed, gzip or deflate.",
+        code="unsupported_content_encoding",
+        param="Content-Encoding",
     )
 
 
@@ -188,29 +243,44 @@ async def read_body(request: web.Request, limit: int) -> RequestBody:
             param="Content-Type",
         )
 
+    decoder = _decoder(request)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    sent = None if decoder is None else tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     digest = hashlib.sha256()
-    total = 0
+    total = 0  # bytes as sent
+    decoded = 0
     try:
-        while chunk := await request.content.read(CHUNK):
-            total += len(chunk)
+        while received := await request.content.read(CHUNK):
+            total += len(received)
             if total > limit:
                 raise _too_large(limit)
-            spool.write(chunk)
-            digest.update(chunk)
-            if parser is not None and collector is not None:
-                try:
-                    parser.write(chunk)
-                except MultipartParseError as exc:
-                    raise _bad(f"Malformed multipart body: {exc}") from None
-                collector.offset += len(chunk)
-                if collector.error:
-                    raise collector.error
+            if sent is not None:
+                sent.write(received)
+            for chunk in [received] if decoder is None else decoder.decode(received):
+                decoded += len(chunk)
+                if decoded > limit:
+                    raise _too_large(limit)
+                spool.write(chunk)
+                digest.update(chunk)
+                if parser is not None and collector is not None:
+                    try:
+                        parser.write(chunk)
+                    except MultipartParseError as exc:
+                        raise _bad(f"Malformed multipart body: {exc}") from None
+                    collector.offset += len(chunk)
+                    if collector.error:
+                        raise collector.error
+        if decoder is not None:
+            decoder.finish()
         if parser is not None and collector is not None:
             try:
                 parser.finalize()
             except MultipartParseError as exc:
                 raise _bad(f"Malformed multipart body: {exc}") from None
+            if parser.state != MultipartState.END:
+                # python-multipart drops an unfinished last part without a word, but an
+                # upstream may read it (a `seconds` the key never saw): refuse the body.
+                raise _bad("Malformed multipart body: it ends before its closing boundary.")
             return RequestBody(
                 "multipart",
                 content_type_header,
@@ -220,6 +290,7 @@ async def read_body(request: web.Request, limit: int) -> RequestBody:
                 total,
                 digest.hexdigest(),
                 duplicate_fields=frozenset(collector.duplicates),
+                sent=sent,
             )
         spool.seek(0)
         raw = spool.read()
@@ -238,9 +309,12 @@ async def read_body(request: web.Request, limit: int) -> RequestBody:
             total,
             digest.hexdigest(),
             raw_json=raw,
+            sent=sent,
         )
     except BaseException:
         spool.close()
+        if sent is not None:
+            sent.close()
         raise
 
 
@@ -266,3 +340,24 @@ def require_prompt(body: RequestBody) -> str:
             code="string_above_max_length",
         )
     return prompt
+
+
+# Create fields the cache keys on, with OpenAI's defaults applied when they are omitted. The
+# contract makes each a non-empty string: a present value that is not one ("seconds": 4,
+# "", null) is refused here, or it would be keyed as the default and answered from the
+# cache where the upstream answers 400. Values are not checked against OpenAI's lists:
+# gateways take other models, lengths and sizes.
+KEYED_STRINGS = ("model", "seconds", "size")
+
+
+def require_keyed_strings(body: RequestBody) -> None:
+    for name in KEYED_STRINGS:
+        if name not in body.fields:
+            continue
+        value = body.fields[name]
+        if not isinstance(value, str):
+            raise _bad(
+                f"Invalid type for '{name}': expected a string.", param=name, code="invalid_type"
+            )
+        if not value.strip():
+            raise _bad(f"'{name}' must not be empty.", param=name, code="empty_string")

@@ -38,6 +38,11 @@ def plain_range(value: str) -> str | None:
         return None
     if first and last and int(first) > int(last):
         return None
+    if not first and int(last) == 0:
+        # "The last 0 bytes" is unsatisfiable (RFC 9110 14.1.1), but FileResponse would
+        # slice [-0:], the whole file: ask it for a start no file reaches, which it answers
+        # with 416 and "bytes */<size>".
+        return f"bytes={2**63 - 1}-"
     return f"bytes={first}-{last}"
 
 

@@ -22,7 +22,7 @@ from cache.scope import IDENTITY_QUALIFIERS, credential_identity
 from cache.service import CacheService, Lookup, digest_reference, fingerprint
 from cache.stores import CacheEntry, JobRecord
 from proxy import videos
-from proxy.bodies import RequestBody, read_body, require_prompt
+from proxy.bodies import RequestBody, read_body, require_keyed_strings, require_prompt
 from proxy.cached_file import CachedFile, usable_range
 from proxy.capture import request_capture
 from proxy.context import RequestContext
@@ -417,6 +417,7 @@ async def _with_body(ctx: RequestContext, generate: Generation) -> web.StreamRes
     body = await read_body(ctx.request, ctx.state.settings.max_body_bytes)
     try:
         require_prompt(body)
+        require_keyed_strings(body)
         if ctx.capture:
             ctx.raw_request = request_capture(ctx, body)
         model = body.fields.get("model")

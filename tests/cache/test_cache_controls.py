@@ -48,6 +48,13 @@ def test_each_header_in_both_spellings(prefix: str) -> None:
         ("X-Bf-Cache-Namespace", "x" * 65),
         ("Cache-Control", "max-age=abc"),
         ("Cache-Control", "max-age"),
+        ("Cache-Control", 'max-age="10'),
+        ("Cache-Control", 'max-age=10"'),
+        ("Cache-Control", 'max-age="'),
+        ("x-cache-threshold", "٠.٥"),  # Arabic-Indic digits: float() reads them
+        ("x-cache-threshold", "０.９"),  # fullwidth digits
+        ("x-cache-threshold", "0_9"),
+        ("x-cache-threshold", "9e-1"),
     ],
 )
 def test_malformed_values_raise_naming_the_header(header: str, value: str) -> None:
@@ -154,3 +161,14 @@ def test_bifrost_cache_key_is_not_a_control() -> None:
     # Bifrost needs x-bf-cache-key to cache at all; here caching is always on and scoped by
     # credential, so the key is neither required nor turned into a namespace.
     assert parse_controls({"x-bf-cache-key": "session-123"}) == CacheControls()
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold"), [("1", 1.0), ("0", 0.0), ("0.85", 0.85), (".9", 0.9), ("1.", 1.0)]
+)
+def test_plain_decimal_thresholds(value: str, threshold: float) -> None:
+    assert parse_controls({"x-cache-threshold": f" {value} "}).threshold == threshold
+
+
+def test_max_age_may_be_quoted() -> None:
+    assert parse_controls({"Cache-Control": 'no-store, max-age="60"'}).max_age == 60

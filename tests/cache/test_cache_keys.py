@@ -4,6 +4,7 @@ import pytest
 
 from cache.keys import RequestFingerprint, bucket_key, canonical_params, exact_key
 from cache.normalize import normalize_prompt
+from cache.service import fingerprint
 
 BASE = RequestFingerprint(
     scope="scope-a",
@@ -111,3 +112,20 @@ def test_prompts_with_quotes_do_not_meet_keys_that_folded_their_case() -> None:
     assert exact_key(replace(BASE, prompt=single)) != old_key(single)
     possessive = "the dogs' bowl, it's sunny"
     assert exact_key(replace(BASE, prompt=possessive)) == old_key(possessive)
+
+
+def test_defaults_stand_only_for_omitted_fields() -> None:
+    def key(**fields: object) -> str:
+        fp = fingerprint(
+            scope="s", namespace="", fields={"prompt": "a kite", **fields}, input_reference=""
+        )
+        return exact_key(fp)
+
+    assert key() == key(model="sora-2", seconds="4", size="720x1280")
+    # Present but not the default's string: another request, never the default's hit.
+    for odd in ({"seconds": ""}, {"seconds": " 4"}, {"model": "sora-2 "}, {"size": "0"}):
+        assert key(**odd) != key(), odd
+    # Not a string at all: the proxy answers 400 before keying; keying it is a bug.
+    for wrong in ({"seconds": 4}, {"seconds": None}, {"model": False}):
+        with pytest.raises(TypeError, match="must be a string"):
+            key(**wrong)

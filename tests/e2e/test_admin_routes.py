@@ -253,9 +253,12 @@ async def test_admin_errors_use_the_envelope(admin_proxy: TestServer) -> None:
     status, _, body = await raw_http(admin_proxy, "DELETE", "/admin/cache/entries/ce_x", admin)
     assert status == 404
     assert assert_envelope(body, 404, "not_found")["error"]["param"] == "id"
-    status, _, body = await raw_http(admin_proxy, "GET", "/admin/cache/entries?limit=0", admin)
-    assert status == 400
-    assert assert_envelope(body, 400, "invalid_value")["error"]["param"] == "limit"
+    # Out of range, or not ASCII digits (int() would read a fullwidth "２" as 2).
+    for limit in ("0", "1001", "%EF%BC%92", "1_0", "+5"):
+        path = f"/admin/cache/entries?limit={limit}"
+        status, _, body = await raw_http(admin_proxy, "GET", path, admin)
+        assert status == 400, limit
+        assert assert_envelope(body, 400, "invalid_value")["error"]["param"] == "limit"
     status, _, body = await raw_http(admin_proxy, "POST", "/admin/cache/purge", admin, b"{nope")
     assert status == 400
     assert assert_envelope(body, 400, "invalid_json")["error"]["param"] == "body"

@@ -237,9 +237,10 @@ async def test_cached_content_range_etag_head(proxy: TestServer, sim: TestServer
             assert r.headers["Content-Range"] == f"bytes 10-99/{len(full)}"
         async with http.get(url, headers={**auth, "Range": "bytes=-5"}) as r:
             assert r.status == 206 and await r.read() == full[-5:]
-        async with http.get(url, headers={**auth, "Range": f"bytes={len(full)}-"}) as r:
-            assert r.status == 416
-            assert r.headers["Content-Range"] == f"bytes */{len(full)}"
+        for unsatisfiable in (f"bytes={len(full)}-", "bytes=-0", "bytes=-000"):
+            async with http.get(url, headers={**auth, "Range": unsatisfiable}) as r:
+                assert r.status == 416, unsatisfiable
+                assert r.headers["Content-Range"] == f"bytes */{len(full)}"
         # Ranges it cannot use are ignored (RFC 9110 14.2): the whole file, not a 416.
         for unusable in ("bytes=0-1,5-6", "items=0-1", "bytes=abc", "bytes=5-2"):
             async with http.get(url, headers={**auth, "Range": unusable}) as r:
@@ -348,6 +349,19 @@ async def test_admin_api(start_proxy: ServerFactory, sim: TestServer) -> None:
             listed = (await r.json())["data"]
             assert {e["prompt"] for e in listed} == {"one", "two"}
             assert all("sk-" not in str(e) for e in listed)  # scopes are HMACs
+        # A purge that would take more than it names is refused, and takes nothing.
+        alice_scope = next(e["scope"] for e in listed if e["prompt"] == "one")
+        for wider, param in (
+            ({"all": True, "scope": alice_scope}, "all"),
+            ({"all": True, "namespace": "ns1"}, "all"),
+            ({"scope": alice_scope, "namespce": "ns1"}, "namespce"),
+        ):
+            async with http.post(
+                proxy.make_url("/admin/cache/purge"), headers=admin, json=wider
+            ) as r:
+                assert r.status == 400 and (await r.json())["error"]["param"] == param
+        async with http.get(proxy.make_url("/admin/cache/stats"), headers=admin) as r:
+            assert (await r.json())["entries"] == 2
         async with http.post(
             proxy.make_url("/admin/cache/purge"), headers=admin, json={"namespace": "ns1"}
         ) as r:

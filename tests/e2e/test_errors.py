@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import aiohttp
@@ -10,6 +11,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import ServerFactory, base_url, free_port, sim_requests
+
+PROMPT = b'{"prompt": "a red kite over dunes"}'
+GZIP_JSON = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=b"}
+FORM = b'--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na red kite\r\n--b--\r\n'
+EMPTY_SIZE_PART = b'--b\r\nContent-Disposition: form-data; name="size"\r\n\r\n\r\n--b--\r\n'
+SECONDS_PART = b'--b\r\nContent-Disposition: form-data; name="seconds"\r\n\r\n12'
 
 
 def assert_envelope(body: dict[str, Any], status: int, param: str | None) -> None:
@@ -36,6 +44,23 @@ async def post(server: TestServer, path: str, **kwargs: Any) -> tuple[int, dict[
         ({"json": {"prompt": "x" * 32001}}, "prompt"),
         ({"json": ["not", "an", "object"]}, None),
         ({"data": b"prompt=x", "headers": {"Content-Type": "text/plain"}}, "Content-Type"),
+        # Keyed fields must be non-empty strings, or they would be keyed as the default
+        # and answered from the cache where the upstream answers 400.
+        ({"json": {"prompt": "a kite", "seconds": 4}}, "seconds"),
+        ({"json": {"prompt": "a kite", "seconds": ""}}, "seconds"),
+        ({"json": {"prompt": "a kite", "seconds": False}}, "seconds"),
+        ({"json": {"prompt": "a kite", "model": None}}, "model"),
+        ({"json": {"prompt": "a kite", "model": " "}}, "model"),
+        ({"json": {"prompt": "a kite", "size": 0}}, "size"),
+        ({"data": FORM[: FORM.index(b"--b--")] + EMPTY_SIZE_PART, "headers": MULTIPART}, "size"),
+        # Multipart cut off before its closing boundary: the parser would drop the last
+        # part, which the upstream may read (a `seconds` the cache key never saw).
+        ({"data": FORM[: FORM.index(b"--b--")] + SECONDS_PART, "headers": MULTIPART}, None),
+        ({"data": FORM[: FORM.index(b"\r\n--b--")], "headers": MULTIPART}, None),
+        # A compressed body cut short, or followed by other bytes.
+        ({"data": gzip.compress(PROMPT)[:-6], "headers": GZIP_JSON}, None),
+        ({"data": gzip.compress(PROMPT) + b"{}", "headers": GZIP_JSON}, None),
+        ({"data": b"not gzip at all", "headers": GZIP_JSON}, None),
     ],
 )
 async def test_bad_create_is_400_and_never_reaches_upstream(
@@ -46,6 +71,14 @@ async def test_bad_create_is_400_and_never_reaches_upstream(
     assert_envelope(body, 400, param)
     assert body["extra_fields"]["request_type"] == "video_generation"
     assert headers["x-request-id"]
+    assert sim_requests(sim) == []
+
+
+async def test_an_encoding_the_proxy_cannot_read_is_415(proxy: TestServer, sim: TestServer) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": "br"}
+    status, body, _ = await post(proxy, "/v1/videos", data=b"\x8b\x03\x80{}\x03", headers=headers)
+    assert status == 415
+    assert_envelope(body, 415, "Content-Encoding")
     assert sim_requests(sim) == []
 
 
@@ -91,6 +124,11 @@ async def test_body_over_limit_is_413(start_proxy: ServerFactory, sim: TestServe
     status, body, _ = await post(proxy, "/v1/videos", data=chunks(), headers=json_type)
     assert status == 413
     status, body, _ = await post(proxy, "/v1/echo/upload", data=chunks())
+    assert status == 413
+    # And when a small compressed body inflates past the limit.
+    bomb = gzip.compress(b'{"prompt": "' + b"x" * 10**6 + b'"}')
+    assert len(bomb) < 4096
+    status, body, _ = await post(proxy, "/v1/videos", data=bomb, headers=GZIP_JSON)
     assert status == 413
     assert not [r for r in sim_requests(sim) if r.raw_path == "/v1/videos"]
 

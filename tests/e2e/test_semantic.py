@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
@@ -95,6 +96,23 @@ async def test_semantic_controls(
     assert len([r for r in sim_requests(sim) if r.method == "POST"]) == 4
     await alice.close()
     await bob.close()
+
+
+async def test_semantic_only_creates_still_join_an_identical_job_in_flight(
+    start_proxy: ServerFactory, sim: TestServer, embedder: Any
+) -> None:
+    proxy = await semantic_proxy(start_proxy, sim, embedder)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    spellings = [{"x-cache-type": "semantic"}, {"x-bf-cache-type": "semantic"}, {}]
+    results = await asyncio.gather(
+        *(
+            create_raw(alice, prompt="a lighthouse in a storm", extra_headers=spellings[i % 3])
+            for i in range(6)
+        )
+    )
+    assert sorted(h["x-cache"] for _, h in results) == ["JOINED"] * 5 + ["MISS"]
+    assert upstream_creates(sim) == 1
+    await alice.close()
 
 
 async def test_start_up_logs_how_the_embedder_encodes(

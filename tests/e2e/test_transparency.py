@@ -121,6 +121,38 @@ async def test_other_paths_stream_untouched(proxy: TestServer, sim: TestServer) 
             assert r.status == 404  # relayed from the simulator, not invented here
 
 
+async def test_compressed_request_bodies_reach_upstream_as_sent(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    gzip_json = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    plain = b'{"x": "' + b"a" * 2000 + b'"}'
+    sent = gzip.compress(plain)
+    create = b'{"prompt": "a gzipped red kite", "seconds": "8"}'
+    sent_create = gzip.compress(create)
+    async with aiohttp.ClientSession() as http:
+        # Relayed: the upstream gets the bytes as sent, with their encoding and length.
+        async with http.post(proxy.make_url("/v1/echo/upload"), data=sent, headers=gzip_json) as r:
+            echo = await r.json()
+        assert echo["body_sha256"] == hashlib.sha256(plain).hexdigest()  # decoded upstream
+        assert echo["headers"]["content-encoding"] == "gzip"
+        assert echo["headers"]["content-length"] == str(len(sent))
+        # A create is decoded to be read (and keyed), and forwarded as sent.
+        headers = {**gzip_json, "Authorization": "Bearer sk-gz"}
+        async with http.post(proxy.make_url("/v1/videos"), data=sent_create, headers=headers) as r:
+            assert r.status == 200 and r.headers["x-cache"] == "MISS"
+            video = await r.json()
+    assert (video["prompt"], video["seconds"]) == ("a gzipped red kite", "8")
+    [seen] = [r for r in sim_requests(sim) if r.raw_path == "/v1/videos"]
+    assert seen.body_sha256 == hashlib.sha256(create).hexdigest()
+    assert seen.headers["content-encoding"] == "gzip"
+    assert seen.headers["content-length"] == str(len(sent_create))
+    # The same request uncompressed is the same request: it is served from that job.
+    client = openai.AsyncOpenAI(api_key="sk-gz", base_url=base_url(proxy), max_retries=0)
+    again = await client.videos.with_raw_response.create(prompt="a gzipped red kite", seconds="8")
+    assert again.headers["x-cache"] in ("JOINED", "HIT")
+    await client.close()
+
+
 async def test_gzip_upstream_bodies_reach_client(
     start_simulator: ServerFactory, start_proxy: ServerFactory
 ) -> None:
