@@ -463,6 +463,13 @@ class CacheService:
                 self.blobs.delete(sha)
 
     def delete_entry(self, entry_id: str) -> CacheEntry | None:
+        """Remove one entry on request (the admin API), counted as an eviction "deleted"."""
+        entry = self._drop_entry(entry_id)
+        if entry is not None:
+            self._on_evict("deleted", 1)
+        return entry
+
+    def _drop_entry(self, entry_id: str) -> CacheEntry | None:
         entry = self.entries.delete(entry_id)
         if entry is None:
             return None
@@ -479,19 +486,25 @@ class CacheService:
             if (scope is None or e.scope == scope)
             and (namespace is None or e.namespace == namespace)
         ]
-        purged = sum(1 for entry_id in ids if self.delete_entry(entry_id) is not None)
+        purged = sum(1 for entry_id in ids if self._drop_entry(entry_id) is not None)
         if scope is None and namespace is None:
             # Everything: also the files no entry uses any more (a refreshed entry's old
             # video, kept for the hits already handed out; purged hits read as expired).
             self.discard_blobs(self.blobs.shas())
+        if purged:
+            self._on_evict("deleted", purged)
         return purged
 
     def purge_upstream(self, upstream_id: str) -> int:
-        return sum(
+        """Remove the entries made from an upstream video its client deleted."""
+        purged = sum(
             1
             for entry_id in self.entries.entries_from_upstream(upstream_id)
-            if self.delete_entry(entry_id) is not None
+            if self._drop_entry(entry_id) is not None
         )
+        if purged:
+            self._on_evict("deleted", purged)
+        return purged
 
     def evict(self, keep: set[str] | None = None, *, sweep: bool = False) -> int:
         """LRU eviction down to max_bytes; entries that lose a blob go with it."""
@@ -499,7 +512,7 @@ class CacheService:
         dropped = 0
         for sha in evicted:
             for entry_id in self.entries.entries_using_blob(sha):
-                if self.delete_entry(entry_id) is not None:
+                if self._drop_entry(entry_id) is not None:
                     dropped += 1
         if dropped:
             self.evictions += dropped
@@ -513,7 +526,7 @@ class CacheService:
         self.jobs.expire()
         expired = self.entries.expired_ids()
         for entry_id in expired:
-            self.delete_entry(entry_id)
+            self._drop_entry(entry_id)
         if expired:
             self.evictions += len(expired)
             self._on_evict("ttl", len(expired))

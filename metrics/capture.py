@@ -54,7 +54,7 @@ def capture_request(
     summary, truncated = _capture_body(body, content_type, max_bytes)
     return {
         "method": method,
-        "path": _redact_path(path),
+        "path": redact_path(path),
         "headers": redact_headers(headers),
         "content_type": content_type,
         "body_bytes": None if body is None else len(body),
@@ -175,6 +175,7 @@ def _redact_query(query: str) -> str:
     )
 
 
-def _redact_path(path: str) -> str:
+def redact_path(path: str) -> str:
+    """A request target with credential-like query parameters (`key`, `api-key`, ...) redacted."""
     base, sep, query = path.partition("?")
     return f"{base}?{_redact_query(query)}" if sep else path

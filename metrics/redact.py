@@ -27,6 +27,10 @@ SECRET_HEADERS = frozenset(
         "api-key",
         "x-api-key",
         "x-goog-api-key",
+        # Gateways' own client credentials (Bifrost's virtual key, LiteLLM's key), which
+        # the proxy also reads as credentials (cache_credential_headers).
+        "x-bf-vk",
+        "x-litellm-api-key",
         "cookie",
         "set-cookie",
     }
@@ -41,6 +45,8 @@ _SECRET_KEYS = frozenset(
         "apikey",
         "x_api_key",
         "x_goog_api_key",
+        "x_bf_vk",
+        "x_litellm_api_key",
         "cookie",
         "set_cookie",
         "password",

@@ -293,6 +293,8 @@ class Metrics:
             self.cache_lookups.labels(result)
         for kind in UPSTREAM_ERROR_KINDS:
             self.upstream_errors.labels(kind)
+        for reason in EVICTION_REASONS:
+            self.cache_evictions.labels(reason)
         for source in CONTENT_SOURCES:
             self.content_bytes.labels(source)
         for status in JOB_STATUSES:

@@ -83,6 +83,11 @@ def _route_label(request: web.Request) -> str:
     return route.template
 
 
+# nginx's status for "client closed request": the answer was cut short by the client, not
+# by us or the upstream (so it is neither a 2xx nor an error of either).
+CLIENT_GONE = 499
+
+
 @web.middleware
 async def observe_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,9 +109,15 @@ async def observe_middleware(
     except web.HTTPException as exc:
         status = exc.status
         raise
+    except asyncio.CancelledError:
+        # The client hung up and the server cancelled its handler (handler_cancellation).
+        status = CLIENT_GONE
+        raise
     finally:
         total = time.perf_counter() - started
         ctx = request.get(CONTEXT_KEY)
+        if ctx is not None and ctx.client_gone:
+            status = CLIENT_GONE
         upstream_seconds = ctx.upstream_seconds if ctx is not None else 0.0
         if http is not None:
             http.leave(route)

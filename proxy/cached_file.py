@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 
 from aiohttp import hdrs, web
@@ -70,8 +71,23 @@ def file_etag(path: os.PathLike[str] | str) -> str:
 
 
 class CachedFile(web.FileResponse):
+    def __init__(
+        self,
+        path: os.PathLike[str] | str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__(path, headers=headers)
+        self._on_sent = on_sent
+
     async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
-        return await super().prepare(self._ranged(request))
+        writer = await super().prepare(self._ranged(request))
+        # Counted from what was decided and sent (a 200 after a failed If-None-Match, a
+        # 206's range), never guessed from the request; HEAD, 304 and 416 send no body.
+        if self._on_sent is not None and request.method == "GET" and self.status in (200, 206):
+            self._on_sent(self.content_length or 0)
+        return writer
 
     def _ranged(self, request: BaseRequest) -> BaseRequest:
         wanted = request.headers.get(hdrs.RANGE)

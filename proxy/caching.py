@@ -23,7 +23,7 @@ from cache.service import CacheService, Lookup, digest_reference, fingerprint
 from cache.stores import CacheEntry, JobRecord
 from proxy import videos
 from proxy.bodies import RequestBody, read_body, require_keyed_strings, require_prompt
-from proxy.cached_file import CachedFile, usable_range
+from proxy.cached_file import CachedFile
 from proxy.capture import request_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
@@ -310,7 +310,21 @@ def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str, owner: str
     job.request_params = {"remixed_from": ctx.remixed_from}
     cache.put_job(job)
     ctx.log_fields["video_id"] = job.id
-    return json_reply(ctx, video, headers=_cache_headers(lookup))
+    headers = {**_cache_headers(lookup), **_poll_after(ctx, source, video)}
+    return json_reply(ctx, video, headers=headers)
+
+
+def _poll_after(
+    ctx: RequestContext, source: JobRecord | None, video: dict[str, Any]
+) -> dict[str, str]:
+    """A join still generating: the pace the upstream last asked the watcher to poll at
+    (else the watcher's own), so the joiner's SDK polls as the creator's does, not at its
+    1 s default."""
+    if video.get("status") not in ("queued", "in_progress"):
+        return {}
+    asked = source.request_params.get("poll_after_ms") if source is not None else None
+    ms = asked if isinstance(asked, int) else round(ctx.state.settings.watch_interval * 1000)
+    return {"openai-poll-after-ms": str(ms)}
 
 
 async def cached_generation(
@@ -544,11 +558,19 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
 
 
 def _seen_finished(ctx: RequestContext, job_id: str) -> Callable[[dict[str, Any]], None]:
-    """The creator polling a watched job sees it completed: the watcher fetches it now."""
+    """The creator polling a watched job sees it finish: completed, the watcher fetches it
+    now; failed, the job stops being joinable now, so the client's retry (the usual answer
+    to a failure) makes a new job instead of joining the dead one until the next poll."""
 
     def decorate(obj: dict[str, Any]) -> None:
-        if obj.get("status") == "completed" and ctx.state.watcher is not None:
-            ctx.state.watcher.upstream_completed(job_id)
+        watcher = ctx.state.watcher
+        if watcher is None:
+            return
+        status = obj.get("status")
+        if status == "completed":
+            watcher.upstream_completed(job_id)
+        elif status in ("failed", "cancelled", "expired"):
+            watcher.upstream_failed(job_id, obj)
 
     return decorate
 
@@ -687,7 +709,10 @@ async def retrieve(ctx: RequestContext) -> web.StreamResponse:
         "model_requested": ctx.answered_model(video.get("model")),
         "latency": round(ctx.elapsed_ms(), 3),
     }
-    return json_reply(ctx, video)
+    source = None
+    if job.kind == "joined" and ctx.state.cache is not None:
+        source = ctx.state.cache.jobs.get(job.upstream_id)
+    return json_reply(ctx, video, headers=_poll_after(ctx, source, video))
 
 
 async def delete(ctx: RequestContext) -> web.StreamResponse:
@@ -717,6 +742,8 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
             cache.jobs.mark_deleted(upstream_id)  # for list cursors that stop at it
 
     response = await videos.json_route(ctx, decorate=purge)
+    if response.status == 204:  # deleted, with no body to say so
+        purge({"deleted": True})
     gone = response.status in (404, 410)
     if cache is not None and job is not None and gone and _created_by_caller(ctx, cache, job):
         # The caller's own job, already gone upstream (its assets expire after about an
@@ -735,21 +762,6 @@ def _created_by_caller(ctx: RequestContext, cache: CacheService, job: JobRecord)
     if job.owner:
         return job.owner == caller.owner
     return cache.config.scope_mode == "credential" and job.scope == caller.scope
-
-
-def _bytes_to_send(request: web.Request, size: int) -> int:
-    """What FileResponse will send: a range's length, nothing for HEAD or a conditional
-    request (it may well be a 304)."""
-    if request.method != "GET" or request.if_none_match or request.if_modified_since:
-        return 0
-    wanted = request.headers.get("Range")
-    if wanted is None or not usable_range(wanted):
-        return size  # no range, or one CachedFile ignores
-    try:
-        wanted = request.http_range
-    except ValueError:
-        return 0
-    return len(range(size)[wanted])
 
 
 async def content(ctx: RequestContext) -> web.StreamResponse:
@@ -782,8 +794,11 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
             "Cache-Control": "private, max-age=3600",
             "x-cache": "HIT",
         }
-        ctx.state.observe_content_bytes("cache", _bytes_to_send(ctx.request, path.stat().st_size))
-        return CachedFile(path, headers=headers)
+        return CachedFile(
+            path,
+            headers=headers,
+            on_sent=lambda sent: ctx.state.observe_content_bytes("cache", sent),
+        )
     if job.kind == "miss":
         return await videos.content(ctx)
     if job.kind == "joined" or (job.kind == "hit" and variant not in blobs):

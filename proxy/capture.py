@@ -12,8 +12,14 @@ from typing import Any
 import aiohttp
 import orjson
 
-from metrics.capture import capture_request, capture_response
-from metrics.redact import redact_headers, summarize_json, summarize_multipart_part
+from metrics.capture import capture_request, capture_response, redact_path
+from metrics.redact import (
+    is_secret_key,
+    redact_headers,
+    redact_value,
+    summarize_json,
+    summarize_multipart_part,
+)
 from proxy.bodies import RequestBody
 from proxy.context import RequestContext
 
@@ -40,7 +46,12 @@ def request_capture(ctx: RequestContext, body: RequestBody | None) -> dict[str, 
             limit,
         )
     parts: list[dict[str, Any]] = [
-        {"name": name, "value": summarize_json(value, max_string=max(limit, 1))}
+        {
+            "name": name,
+            "value": redact_value(name, value)
+            if is_secret_key(name)
+            else summarize_json(value, max_string=max(limit, 1)),
+        }
         for name, value in body.fields.items()
     ]
     parts += [
@@ -55,7 +66,7 @@ def request_capture(ctx: RequestContext, body: RequestBody | None) -> dict[str, 
         summary = {"bytes": body.length, "preview": encoded[:limit].decode("utf-8", "ignore")}
     return {
         "method": request.method,
-        "path": request.raw_path,
+        "path": redact_path(request.raw_path),
         "headers": redact_headers(request.headers),
         "content_type": body.content_type,
         "body_bytes": body.length,

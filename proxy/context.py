@@ -45,6 +45,8 @@ class RequestContext:
     # Raw capture (extra_fields.raw_request / raw_response), when asked for.
     capture: bool = False
     raw_request: dict[str, Any] | None = None
+    # The client hung up before its answer was sent in full (logged and counted as 499).
+    client_gone: bool = False
 
     @property
     def raw_path(self) -> str:

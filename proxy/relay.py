@@ -30,21 +30,41 @@ async def stream_response(
         response.content_length = upstream.content_length
     await response.prepare(ctx.request)
     sent = 0
+    chunks = upstream.content.iter_chunked(STREAM_CHUNK).__aiter__()
     try:
-        async for chunk in upstream.content.iter_chunked(STREAM_CHUNK):
-            await response.write(chunk)
+        while True:
+            # Headers are gone: an upstream failure from here on can no longer be an error
+            # response (its bytes would land inside this body). The only honest signal left
+            # is to cut the connection, so the client sees a short body, not a clean end.
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            except aiohttp.ClientPayloadError:
+                return _cut(ctx, response, "malformed")
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                return _cut(ctx, response, "timeout")
+            except aiohttp.ClientConnectionError:
+                return _cut(ctx, response, "refused")
+            try:
+                await response.write(chunk)
+            except ConnectionResetError:
+                # The client went away (a player seeking, a cancelled download): nothing
+                # the upstream did, so no upstream error; the upstream body is released.
+                ctx.client_gone = True
+                return response
             sent += len(chunk)
-    except aiohttp.ClientPayloadError:
-        # Headers are gone already: the only honest signal left is to cut the connection
-        # so the client sees a short body instead of a clean end.
-        ctx.state.record_upstream_error("malformed")
-        if ctx.request.transport is not None:
-            ctx.request.transport.abort()
-        return response
     finally:
         if ctx.route.request_type == "video_download":
             ctx.state.observe_content_bytes("upstream", sent)
     await response.write_eof()
+    return response
+
+
+def _cut(ctx: RequestContext, response: web.StreamResponse, kind: str) -> web.StreamResponse:
+    ctx.state.record_upstream_error(kind)
+    if ctx.request.transport is not None:
+        ctx.request.transport.abort()
     return response
 
 
@@ -67,9 +87,17 @@ async def relay_error(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> 
     """Upstream 4xx/5xx: status, body and retry headers as they are (decoded, since the
     JSON routes ask for decompression)."""
     ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
+    return await relay_as_is(upstream)
+
+
+async def relay_as_is(upstream: aiohttp.ClientResponse) -> web.Response:
+    """An answer with nothing to enrich, relayed as it came: an error, a redirect (the
+    client follows it, as it would without the proxy), a 204 or a 304."""
     body = await upstream.read()
     headers = client_response_headers(upstream.headers, keep_encoding=False)
-    return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+    return web.Response(
+        status=upstream.status, reason=upstream.reason, body=body or None, headers=headers
+    )
 
 
 def extra_fields(ctx: RequestContext, obj: dict[str, Any], latency_ms: float) -> dict[str, Any]:
@@ -114,6 +142,10 @@ Decorate = Callable[[dict[str, Any]], dict[str, str] | None]
 OnError = Callable[[int], None]
 
 
+# Success statuses that carry no JSON to enrich: redirects, No Content, Not Modified.
+NO_JSON = frozenset({204, 205, 304, 300, 301, 302, 303, 307, 308})
+
+
 async def enriched_json(
     ctx: RequestContext,
     upstream: aiohttp.ClientResponse,
@@ -125,6 +157,8 @@ async def enriched_json(
         if on_error is not None:
             on_error(upstream.status)
         return await relay_error(ctx, upstream)
+    if upstream.status in NO_JSON:
+        return await relay_as_is(upstream)
     obj, raw = await read_json(ctx, upstream)
     if not isinstance(obj, dict):
         ctx.state.record_upstream_error("malformed")

@@ -19,6 +19,8 @@ from proxy.errors import ProxyError
 # watcher, minted ids). Everything else, "/" and "%" included, is percent-encoded, the
 # same as the official SDK does, so the upstream decodes it back to the exact id.
 _ID_SAFE = ":@!$&'()*+,;=-._~"
+# Content codings aiohttp decodes without optional packages (brotli and zstd need them).
+DECODABLE = "gzip, deflate"
 
 
 def quote_id(video_id: str) -> str:
@@ -93,6 +95,11 @@ class Upstream:
             connect=self._connect,
             sock_read=self._content if content else self._read,
         )
+        if decompress:
+            # The proxy reads this answer itself, so it asks only for what aiohttp decodes:
+            # a client's "br" or "zstd" would come back undecodable (a 502 for the client).
+            headers = CIMultiDict(headers)
+            headers["Accept-Encoding"] = DECODABLE
         try:
             async with self._session.request(
                 method,

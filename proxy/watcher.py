@@ -155,6 +155,21 @@ class Watcher:
         if wake is not None:
             wake.set()
 
+    def upstream_failed(self, job_id: str, video: dict[str, Any]) -> None:
+        """The job's creator saw it end without a video: record that at once (joins read it
+        failed, identical creates no longer join it) and end its watch."""
+        cache = self.state.cache
+        assert cache is not None
+        job = cache.jobs.get(job_id)
+        if job is None or not job.pending:
+            return
+        job.request_params = {**job.request_params, "last_video": video}
+        self._finish(job, str(video["status"]))
+        self.state.log.info("watch_failed", job_id=job_id, status=job.status, seen_by="creator")
+        wake = self._wakes.get(job_id)
+        if wake is not None:
+            wake.set()  # its loop finds the job no longer pending and stops
+
     async def wait_finished(self, job_id: str, timeout: float) -> bool:
         """For a job whose video is done upstream: wait until it is published or given up
         (at most `timeout`). False at once for any other job, or on timeout."""
@@ -243,6 +258,8 @@ class Watcher:
             # What joins of this job are told when they poll: the proxy answers them from
             # here instead of asking the upstream with the creator's credential.
             job.request_params = {**job.request_params, "last_video": video}
+            if poll_after is not None:  # the pace joins are told to poll at
+                job.request_params["poll_after_ms"] = round(poll_after * 1000)
             status = str(video.get("status") or "")
             if status == "completed":
                 # Joins read it finished (progress 100) while it downloads; the record stays

@@ -118,6 +118,8 @@ async def test_concurrent_identical_creates_cost_one_upstream_job(
     )
     assert [h["x-cache"] for _, h in results] == ["JOINED"] * 6
     assert upstream_creates(sim) == 1
+    # Joiners are told a polling pace too (the SDK's poll reads it), as the creator is.
+    assert all(int(h["openai-poll-after-ms"]) > 0 for _, h in results)
     joined = results[0][0]
     done = await alice.videos.poll(joined.id, poll_interval_ms=20)
     assert done.status == "completed" and done.id == joined.id
@@ -216,6 +218,28 @@ async def test_failed_and_filtered_jobs_are_never_cached(
     _, headers = await create_raw(alice, prompt="blocked")
     assert headers["x-cache"] == "MISS"
     assert proxy.app[STATE].cache.entries.count() == 1  # only the second "doomed" run
+    await alice.close()
+
+
+async def test_a_retry_right_after_a_failure_makes_a_new_job(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    sim = await start_simulator(fail_next=1)
+    # The watcher would not poll again for a minute: the creator's own poll is what counts.
+    proxy = await start_proxy(sim, watch_interval=60)
+    alice = client(proxy)
+    joined, headers = await create_raw(alice, prompt="doomed at first")
+    assert headers["x-cache"] == "MISS"
+    joiner, headers = await create_raw(alice, prompt="doomed at first")
+    assert headers["x-cache"] == "JOINED"
+    failed = await alice.videos.poll(joined.id, poll_interval_ms=20)
+    assert failed.status == "failed"
+    retry, headers = await create_raw(alice, prompt="doomed at first")
+    assert headers["x-cache"] == "MISS" and retry.id != joined.id
+    assert upstream_creates(sim) == 2
+    assert (await alice.videos.poll(retry.id, poll_interval_ms=20)).status == "completed"
+    # The join of the failed job reads failed too, without waiting for the watcher.
+    assert (await alice.videos.retrieve(joiner.id)).status == "failed"
     await alice.close()
 
 
@@ -373,6 +397,11 @@ async def test_admin_api(start_proxy: ServerFactory, sim: TestServer) -> None:
             assert r.status == 200
         async with http.post(proxy.make_url("/admin/cache/purge"), headers=admin, json={}) as r:
             assert r.status == 400
+        # Both removals are counted as evictions "deleted"; the other reasons start at 0.
+        async with http.get(proxy.make_url("/metrics")) as r:
+            metrics = await r.text()
+        assert 'videocache_cache_evictions_total{reason="deleted"} 2.0' in metrics
+        assert 'videocache_cache_evictions_total{reason="size"} 0.0' in metrics
     _, headers = await create_raw(alice, prompt="one")
     assert headers["x-cache"] == "MISS"
     await alice.close()

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.logging import configure_logging
 from proxy.state import STATE
+from simulator.state import SIM_STATE
 from tests.conftest import ServerFactory, base_url, free_port
 from tests.e2e.test_cache import create_raw, settle
 
@@ -162,6 +163,22 @@ async def test_cache_metrics_move_with_each_lookup_result(
     # Bytes from the cache: a download of the minted hit id (before the bypass below
     # replaces the entry it points to).
     video = (await alice.videos.download_content(hit.id)).read()
+    # Counted as sent: a conditional GET that still sends the whole file counts it all, a
+    # range its length, a HEAD and a 304 nothing.
+    content_url = proxy.make_url(f"/v1/videos/{hit.id}/content")
+    auth = {"Authorization": "Bearer sk-alice"}
+    async with aiohttp.ClientSession() as http:
+        stale = {**auth, "If-None-Match": '"not-this-one"'}
+        async with http.get(content_url, headers=stale) as r:
+            assert r.status == 200 and len(await r.read()) == len(video)
+            etag = r.headers["ETag"]
+        async with http.get(content_url, headers={**auth, "Range": "bytes=0-99"}) as r:
+            assert r.status == 206
+        async with http.head(content_url, headers=auth) as r:
+            assert r.status == 200
+        async with http.get(content_url, headers={**auth, "If-None-Match": etag}) as r:
+            assert r.status == 304
+    cached_bytes = 2 * len(video) + 100
 
     _, headers = await create_raw(
         alice, prompt="At sunset, a red sports car drives along a coastal road", model="sora-2"
@@ -207,7 +224,7 @@ async def test_cache_metrics_move_with_each_lookup_result(
     for status in ("queued", "in_progress", "completed", "failed", "other"):
         assert has_sample(m, "videocache_watched_jobs", status=status)
     assert value(m, "videocache_watched_jobs") == 0  # settled: nothing in flight
-    assert value(m, "videocache_content_bytes_total", source="cache") == len(video)
+    assert value(m, "videocache_content_bytes_total", source="cache") == cached_bytes
     # Nothing was relayed to a client from the upstream yet (the watcher's own downloads
     # are not client traffic); one relayed download counts exactly its bytes.
     assert value(m, "videocache_content_bytes_total", source="upstream") == 0
@@ -259,6 +276,64 @@ async def test_upstream_errors_are_counted_by_kind(
     }
     assert kinds == {"refused": 0, "timeout": 0, "4xx": 1, "5xx": 0, "malformed": 1}
     await alice.close()
+
+
+async def stalling_download(
+    start_simulator: ServerFactory, start_proxy: ServerFactory, **proxy: Any
+) -> tuple[TestServer, str]:
+    """A relayed (uncached) download whose upstream sends 256 KiB every 2.6 s."""
+    sim = await start_simulator(content_bytes=4_000_000)
+    relay = await start_proxy(sim, cache_enabled=False, **proxy)
+    c = client(relay)
+    video = await c.videos.create_and_poll(prompt="a long slow download", poll_interval_ms=20)
+    await c.close()
+    sim.app[SIM_STATE].settings.content_rate = 100_000
+    return relay, str(relay.make_url(f"/v1/videos/{video.id}/content"))
+
+
+async def test_an_upstream_stall_mid_body_cuts_the_connection(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    relay, url = await stalling_download(start_simulator, start_proxy, content_timeout=0.5)
+    got = bytearray()
+    async with aiohttp.ClientSession() as http, http.get(url) as r:
+        assert r.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            async for chunk in r.content.iter_any():
+                got += chunk
+    # A short body and a cut connection: no error response written into the body.
+    assert 0 < len(got) < 4_000_000 and b"HTTP/1.1 504" not in got
+    m = await recorded(relay)
+    assert value(m, "videocache_upstream_errors_total", kind="timeout") == 1
+    assert value(m, "videocache_requests_total", route="/v1/videos/{id}/content", status="200")
+
+
+async def recorded(relay: TestServer) -> Samples:
+    """The metrics once the download's request is recorded (after its handler returns)."""
+    for _ in range(100):
+        m = samples(await scrape(relay))
+        if has_sample(m, "videocache_requests_total", route="/v1/videos/{id}/content"):
+            return m
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the download was never recorded: {sorted(n for n, _ in m)}")
+
+
+async def test_a_client_leaving_a_download_is_no_upstream_error(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    relay, url = await stalling_download(start_simulator, start_proxy)
+    async with aiohttp.ClientSession() as http, http.get(url) as r:
+        assert r.status == 200
+        await r.content.readexactly(1000)
+    # The proxy notices at its next write, when the upstream's next piece arrives.
+    m = await recorded(relay)
+    # Counted as nginx counts it, "client closed request": not a 2xx, and not a 5xx.
+    assert value(m, "videocache_requests_total", route="/v1/videos/{id}/content", status="499")
+    kinds = {
+        k: value(m, "videocache_upstream_errors_total", kind=k) for k in ("refused", "timeout")
+    }
+    assert kinds == {"refused": 0, "timeout": 0}
+    assert not has_sample(m, "videocache_requests_total", status="502")
 
 
 # -- access log --------------------------------------------------------------------------
@@ -478,6 +553,22 @@ async def test_raw_capture_off_by_default_on_per_request(
     assert extra["raw_response"]["status"] == 200
     assert extra["raw_response"]["body"]["id"] == created.id
     assert "sk-capture-key" not in orjson.dumps(extra).decode()
+
+    # The SDK's create is multipart: its query, gateway key headers and credential-named
+    # form fields are redacted as a JSON body's are.
+    secret = await c.videos.create(
+        prompt="a kite at dusk",
+        extra_headers={**on, "x-bf-vk": "sk-bf-virtual-key-1"},
+        extra_query={"key": "sk-query-key-22", "api-key": "sk-query-key-33"},
+        extra_body={"password": "hunter2-secret", "client_secret": "cs-secret-44"},
+    )
+    raw = secret.model_extra["extra_fields"]["raw_request"]
+    dumped = orjson.dumps(raw).decode()
+    for leaked in ("sk-bf-virtual", "sk-query-key", "hunter2", "cs-secret"):
+        assert leaked not in dumped, leaked
+    parts = {p["name"]: p["value"] for p in raw["body"]["parts"]}
+    assert parts["password"] == parts["client_secret"] == "[REDACTED]"
+    assert parts["prompt"] == "a kite at dusk"
     await c.close()
 
 

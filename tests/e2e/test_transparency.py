@@ -10,9 +10,11 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
+from proxy.state import STATE
 from tests.conftest import ServerFactory, base_url, sim_requests
 
 WEIRD_IDS = [
@@ -176,6 +178,66 @@ async def test_gzip_upstream_bodies_reach_client(
         if r.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
         assert raw.startswith(b"{")
+
+
+async def test_json_routes_ask_the_upstream_only_for_encodings_the_proxy_decodes(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    client = openai.AsyncOpenAI(api_key="sk", base_url=base_url(proxy), max_retries=0)
+    video = await client.videos.create(prompt="a brotli-loving client")
+    await client.close()
+    wants = {"Accept-Encoding": "br, zstd, gzip"}  # curl --compressed, browsers
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url(f"/v1/videos/{video.id}"), headers=wants) as r:
+            assert r.status == 200 and (await r.json())["id"] == video.id
+        async with http.get(proxy.make_url("/v1/echo/x"), headers=wants) as r:
+            relayed = (await r.json())["headers"]["accept-encoding"]
+    [seen] = [r for r in sim_requests(sim) if r.raw_path == f"/v1/videos/{video.id}"]
+    assert seen.headers["accept-encoding"] == "gzip, deflate"  # read by the proxy
+    assert relayed == "br, zstd, gzip"  # passthrough: the client's own
+
+
+def quirky_gateway(sim: TestServer) -> web.Application:
+    """A gateway in front of the simulator that redirects retrieves asked to with
+    `x-quirk: redirect` (307 to the simulator) and answers a delete with 204 No Content."""
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        target = str(sim.make_url("")).rstrip("/") + request.raw_path
+        if request.method == "GET" and request.headers.get("x-quirk") == "redirect":
+            raise web.HTTPTemporaryRedirect(target)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with (
+            aiohttp.ClientSession(auto_decompress=False) as http,
+            http.request(request.method, target, headers=headers, data=await request.read()) as r,
+        ):
+            body = await r.read()
+            if request.method == "DELETE" and r.status == 200:
+                return web.Response(status=204)
+            return web.Response(status=r.status, body=body, content_type=r.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    return app
+
+
+async def test_redirects_and_no_content_on_json_routes_are_relayed(
+    aiohttp_server: Any, start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    gateway = await aiohttp_server(quirky_gateway(sim), host="127.0.0.1")
+    proxy = await start_proxy(gateway)
+    client = openai.AsyncOpenAI(api_key="sk", base_url=base_url(proxy), max_retries=0)
+    video = await client.videos.create_and_poll(prompt="a quirky gateway", poll_interval_ms=20)
+    watcher = proxy.app[STATE].watcher
+    assert watcher is not None and await watcher.wait_idle(20.0)
+    # A 307 reaches the client, which follows it as it would without the proxy.
+    moved = await client.videos.retrieve(video.id, extra_headers={"x-quirk": "redirect"})
+    assert moved.id == video.id and moved.status == "completed"
+    # A 204 delete is relayed as 204 and purges what was cached from the video.
+    raw = await client.videos.with_raw_response.delete(video.id)
+    assert raw.http_response.status_code == 204
+    again = await client.videos.with_raw_response.create(prompt="a quirky gateway")
+    assert again.headers["x-cache"] == "MISS"
+    await client.close()
 
 
 async def test_truncated_upstream_content_is_not_a_clean_end(
