@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import Callable, Coroutine
+import subprocess
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -22,6 +26,24 @@ from simulator.settings import SimulatorSettings
 FAST = {"speed": 200.0, "job_seconds": 20.0}
 
 ServerFactory = Callable[..., Coroutine[Any, Any, TestServer]]
+
+
+async def until_ok(url: str, procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:
+    """Wait until `url` answers 200 (a server started as a process), failing at once if one
+    of `procs` exits first."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            for proc in procs:
+                assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
+            try:
+                async with http.get(url) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} did not answer 200 within {timeout} s")
 
 
 def free_port() -> int:

@@ -23,13 +23,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import openai
 import pytest
 import yaml
 
 from proxy.cli import build_parser, serve_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, until_ok
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -222,7 +221,8 @@ async def test_the_installed_package_runs_the_compose_services(
                 )
             )
         base = f"http://127.0.0.1:{ports['proxy']}"
-        await until_healthy(base, procs)
+        # The proxy loads the embedding model first.
+        await until_ok(f"{base}/healthz", procs, timeout=120)
         client = openai.AsyncOpenAI(api_key="sk-compose", base_url=f"{base}/v1", max_retries=0)
         first = await client.videos.create_and_poll(prompt="a paper boat on a puddle")
         assert first.status == "completed"
@@ -238,19 +238,3 @@ async def test_the_installed_package_runs_the_compose_services(
         for proc in procs:
             proc.kill()
             proc.wait(timeout=10)
-
-
-async def until_healthy(base: str, procs: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 120  # the proxy loads the embedding model first
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            for proc in procs:
-                assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
-            try:
-                async with http.get(f"{base}/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError("the proxy did not become healthy")

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from proxy.state import STATE
 from simulator.state import SIM_STATE
-from tests.conftest import ServerFactory, base_url, free_port
+from tests.conftest import ServerFactory, base_url, free_port, until_ok
 from tests.e2e.test_cache import settle
 
 CONTENT = 40 * 1024 * 1024
@@ -50,18 +50,12 @@ async def start_proxy_process(sim: TestServer, data_dir: Path, port: int) -> sub
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                    if r.status == 200:
-                        return proc
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    proc.kill()
-    raise AssertionError("proxy did not start")
+    try:
+        await until_ok(f"http://127.0.0.1:{port}/healthz", [proc], timeout=30)
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
 
 
 def final_blobs(data_dir: Path) -> list[Path]:

@@ -18,7 +18,7 @@ import openai
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import ServerFactory, base_url, free_port
+from tests.conftest import ServerFactory, base_url, free_port, until_ok
 from tests.e2e.test_cache import create_raw, settle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,20 +85,6 @@ scrape_configs:
     static_configs:
       - targets: [{json.dumps(target)}]
 """
-
-
-async def wait_ready(http: aiohttp.ClientSession, url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "prometheus exited early"
-        try:
-            async with http.get(f"{url}/-/ready") as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError("prometheus not ready after 30s")
 
 
 async def query(http: aiohttp.ClientSession, url: str, expr: str) -> dict[str, Any]:
@@ -222,7 +208,7 @@ async def test_every_dashboard_panel_has_data_in_a_real_prometheus(
     )
     try:
         async with aiohttp.ClientSession() as http:
-            await wait_ready(http, url, proc)
+            await until_ok(f"{url}/-/ready", [proc], timeout=30)
             await traffic(proxy, sim)
 
             async with http.get(f"{url}/api/v1/targets") as r:
