@@ -55,15 +55,38 @@ def has_single_quotes(text: str) -> bool:
     return any(text[a] in "'‘" for a, _ in quoted_spans(text))
 
 
+# Compatibility forms whose folding changes what a prompt says: NFKC reads "10²" as "102",
+# "H₂O" as "H2O", "①" as "1" and "1½" as "11⁄2". These are kept as written.
+_MEANINGFUL_FORMS = ("<super>", "<sub>", "<circle>", "<fraction>")
+
+
+def compatibility_fold(text: str) -> str:
+    """NFKC (fullwidth letters, ligatures, odd spaces to their plain forms), except for the
+    forms that carry meaning (superscripts, subscripts, circled and fraction forms)."""
+    if text.isascii():
+        return text
+    out: list[str] = []
+    run: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        if unicodedata.decomposition(char).startswith(_MEANINGFUL_FORMS):
+            out += [unicodedata.normalize("NFKC", "".join(run)), char]
+            run.clear()
+        else:
+            run.append(char)
+    out.append(unicodedata.normalize("NFKC", "".join(run)))
+    return "".join(out)
+
+
 def normalize_prompt(text: str) -> str:
-    """Return the canonical form of a prompt: NFKC, casefolded, single spaces, stripped.
+    """Return the canonical form of a prompt: compatibility forms folded (see
+    compatibility_fold), casefolded, single spaces, stripped.
 
     Trailing sentence punctuation (and whitespace around it) is removed repeatedly, so
     "A cat!!  " and "a cat" normalise alike. Quoted text keeps its case: it is what a sign
     or a caption in the video says ("STOP" and "stop" are different signs, and so are
     'STOP' and 'stop').
     """
-    text = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text))
+    text = _WHITESPACE.sub(" ", compatibility_fold(text))
     parts, done = [], 0
     for start, end in quoted_spans(text):
         parts += [text[done:start].casefold(), text[start:end]]

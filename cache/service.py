@@ -502,6 +502,9 @@ class CacheService:
             for entry_id in self.entries.entries_from_upstream(upstream_id)
             if self._drop_entry(entry_id) is not None
         )
+        # And what a refresh replaced but kept for the hits already handed out: a hit on
+        # the deleted video must not keep serving it.
+        self.discard_blobs(self.entries.take_retired(upstream_id))
         if purged:
             self._on_evict("deleted", purged)
         return purged

@@ -109,6 +109,15 @@ class EntryStore:
             holder = self._cache.get(f"exact:{entry.exact_key}")
             if holder is not None and holder != entry.id:
                 replaced = self._delete_locked(holder)
+                if replaced is not None:
+                    # Its files stay for the hits handed out on it; a DELETE of its video
+                    # must still find them (take_retired).
+                    for upstream in {replaced.upstream_video_id, *replaced.source_video_ids}:
+                        retired = set(self._cache.get(f"retired:{upstream}", ()))
+                        retired |= set(replaced.blobs.values())
+                        self._cache.set(
+                            f"retired:{upstream}", retired, expire=DEFAULT_JOB_RETENTION
+                        )
             elif holder == entry.id:
                 self._delete_locked(entry.id)
             self._cache.set(f"entry:{entry.id}", asdict(entry))
@@ -161,6 +170,14 @@ class EntryStore:
     def entries_from_upstream(self, upstream_id: str) -> list[str]:
         """Ids of entries made from an upstream video (e.g. to purge when it is deleted)."""
         return sorted(self._cache.get(f"upstream:{upstream_id}", ()))
+
+    def take_retired(self, upstream_id: str) -> list[str]:
+        """The files of replaced entries made from an upstream video, forgotten here: what
+        a refresh left behind for earlier hits, to go when that video is deleted."""
+        with self._cache.transact():
+            retired = self._cache.get(f"retired:{upstream_id}", ())
+            self._cache.delete(f"retired:{upstream_id}")
+        return sorted(retired)
 
     def entries_using_blob(self, sha256: str) -> list[str]:
         """Ids of entries that reference a blob (blobs are shared by identical content)."""

@@ -240,7 +240,12 @@ def video_from_entry(
             "error": None,
         }
     )
-    if entry is not None:
+    if entry is not None and entry.is_expired():
+        # Past its TTL: it answers nothing any more (the sweep removes it later), so the
+        # id reads as an upstream video whose assets expired.
+        base["expires_at"] = int(entry.expires_at)
+        types, available = entry.content_types, False
+    elif entry is not None:
         base["expires_at"] = int(entry.expires_at) if entry.expires_at else None
         types = entry.content_types
         available = True
@@ -719,6 +724,11 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
     cache = ctx.state.cache
     job = _local_job(ctx)
     if cache is not None and job is not None and job.kind != "miss":
+        if not _created_by_caller(ctx, cache, job):
+            # Someone else's minted id in a shared scope: readable there, but deleting it
+            # would take it from its owner. As for any id this caller does not hold, the
+            # upstream answers (404: it never knew the id).
+            return await videos.json_route(ctx)
         # A minted id: forget the client's record; the cached video stays for others.
         cache.delete_job(job.id)
         return json_reply(
@@ -783,6 +793,12 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
     # A hit keeps the blob hashes it was answered with, so its id still serves content
     # when the entry is later replaced (a no-cache refresh) while the blobs remain.
     blobs = entry.blobs if entry else job.request_params.get("blobs", {})
+    if entry is not None and entry.is_expired():
+        # Past its TTL: served no more, though the sweep has not removed it yet. A hit's id
+        # then reads as a purged one (404); the original id goes to the upstream.
+        if job.kind == "hit":
+            raise _no_longer_cached(job, variant)
+        blobs = {}
     types = entry.content_types if entry else job.request_params.get("content_types", {})
     sha = blobs.get(variant)
     path = cache.blobs.path(sha) if sha else None
@@ -819,7 +835,11 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
                 param="id",
             ),
         )
-    raise ProxyError(
+    raise _no_longer_cached(job, variant)
+
+
+def _no_longer_cached(job: JobRecord, variant: str) -> ProxyError:
+    return ProxyError(
         404,
         f"The {variant} of video '{job.id}' is no longer cached.",
         code="not_found",

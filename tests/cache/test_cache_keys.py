@@ -129,3 +129,25 @@ def test_defaults_stand_only_for_omitted_fields() -> None:
     for wrong in ({"seconds": 4}, {"seconds": None}, {"model": False}):
         with pytest.raises(TypeError, match="must be a string"):
             key(**wrong)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ('a sign reading "AREA = 10² M"', 'a sign reading "AREA = 102 M"'),
+        ("a beaker of H₂O", "a beaker of H2O"),
+        ("a list marked ① to ③", "a list marked 1 to 3"),
+        ("a 1½ litre bottle", "a 11/2 litre bottle"),
+        ("a 1½ litre bottle", "a 11⁄2 litre bottle"),
+    ],
+)
+def test_compatibility_forms_that_carry_meaning_are_kept(a: str, b: str) -> None:
+    assert normalize_prompt(a) != normalize_prompt(b)
+
+
+def test_presentation_forms_still_fold() -> None:
+    assert (
+        normalize_prompt("a ﬁeld of ＲＥＤ poppies\u00a0at dawn")
+        == "a field of red poppies at dawn"
+    )
+    assert normalize_prompt("a beaker of H₂O") == normalize_prompt("A beaker of H₂O.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from typing import Any
 
 import aiohttp
@@ -243,6 +244,49 @@ async def test_a_retry_right_after_a_failure_makes_a_new_job(
     await alice.close()
 
 
+async def test_deleting_a_video_takes_it_from_hits_made_before_a_refresh(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a paper plane")
+    await settle(proxy)
+    early_hit, headers = await create_raw(alice, prompt="a paper plane")
+    assert headers["x-cache"] == "HIT"
+    refresh = {"Cache-Control": "no-cache"}
+    _, headers = await create_raw(alice, prompt="a paper plane", extra_headers=refresh)
+    assert headers["x-cache"] == "BYPASS"
+    await settle(proxy)
+    # The refresh replaced the entry; the early hit keeps the first video's files.
+    kept = (await alice.videos.download_content(early_hit.id)).read()
+    assert kept == (await client(sim).videos.download_content(first.id)).read()
+    assert (await alice.videos.delete(first.id)).deleted
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.download_content(early_hit.id)
+    assert not (await alice.videos.retrieve(early_hit.id)).model_extra.get("videos")
+    _, headers = await create_raw(alice, prompt="a paper plane")
+    assert headers["x-cache"] == "HIT"  # the refreshed entry, from another video, stays
+    await alice.close()
+
+
+async def test_an_entry_past_its_ttl_answers_nothing(proxy: TestServer, sim: TestServer) -> None:
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a mayfly", extra_headers={"x-cache-ttl": "1"})
+    await settle(proxy)
+    hit, headers = await create_raw(alice, prompt="a mayfly")
+    assert headers["x-cache"] == "HIT" and hit.model_extra["videos"]
+    await asyncio.sleep(1.5)  # past the TTL, long before the 10-minute sweep
+    expired = await alice.videos.retrieve(hit.id)
+    assert expired.status == "completed" and not expired.model_extra.get("videos")
+    assert expired.expires_at is not None and expired.expires_at <= time.time()
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.download_content(hit.id)
+    # The original id is the upstream's again: its content comes from there.
+    assert len((await alice.videos.download_content(first.id)).read()) > 1000
+    _, headers = await create_raw(alice, prompt="a mayfly")
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
+
+
 async def test_cached_content_range_etag_head(proxy: TestServer, sim: TestServer) -> None:
     alice = client(proxy)
     await alice.videos.create(prompt="a ball bouncing")
@@ -430,6 +474,11 @@ async def test_shared_scope_only_when_configured(
     )
     assert headers["x-cache"] == "MISS"
     assert upstream_creates(sim) == 2
+    # Alice may read Bob's minted id in the shared scope, but not delete it from him.
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.delete(hit.id)
+    assert (await bob.videos.retrieve(hit.id)).status == "completed"
+    assert (await bob.videos.delete(hit.id)).deleted
     await alice.close()
     await bob.close()
 
