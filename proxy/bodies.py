@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
@@ -99,17 +99,18 @@ class _Decoder:
         wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
         self._z = zlib.decompressobj(wbits)
 
-    def decode(self, data: bytes) -> list[bytes]:
-        out = []
-        try:
-            while data:
-                out.append(self._z.decompress(data, CHUNK))
-                data = self._z.unconsumed_tail
-        except zlib.error as exc:
-            raise self._malformed(str(exc)) from None
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """The decoded bytes, CHUNK at a time: the caller's size limit stops a bomb after
+        one piece, never after all of it is in memory."""
+        while data:
+            try:
+                piece = self._z.decompress(data, CHUNK)
+            except zlib.error as exc:
+                raise self._malformed(str(exc)) from None
+            yield piece
+            data = self._z.unconsumed_tail
         if self._z.unused_data:
             raise self._malformed("other bytes follow the compressed stream")
-        return out
 
     def finish(self) -> None:
         if not self._z.eof:
