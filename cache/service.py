@@ -486,28 +486,27 @@ class CacheService:
             if (scope is None or e.scope == scope)
             and (namespace is None or e.namespace == namespace)
         ]
-        purged = sum(1 for entry_id in ids if self._drop_entry(entry_id) is not None)
+        purged = self._delete_entries(ids)
         if scope is None and namespace is None:
             # Everything: also the files no entry uses any more (a refreshed entry's old
             # video, kept for the hits already handed out; purged hits read as expired).
             self.discard_blobs(self.blobs.shas())
-        if purged:
-            self._on_evict("deleted", purged)
         return purged
 
     def purge_upstream(self, upstream_id: str) -> int:
         """Remove the entries made from an upstream video its client deleted."""
-        purged = sum(
-            1
-            for entry_id in self.entries.entries_from_upstream(upstream_id)
-            if self._drop_entry(entry_id) is not None
-        )
+        purged = self._delete_entries(self.entries.entries_from_upstream(upstream_id))
         # And what a refresh replaced but kept for the hits already handed out: a hit on
         # the deleted video must not keep serving it.
         self.discard_blobs(self.entries.take_retired(upstream_id))
-        if purged:
-            self._on_evict("deleted", purged)
         return purged
+
+    def _delete_entries(self, ids: list[str]) -> int:
+        """Remove entries on request (a purge, a delete), counted as evictions "deleted"."""
+        deleted = sum(1 for entry_id in ids if self._drop_entry(entry_id) is not None)
+        if deleted:
+            self._on_evict("deleted", deleted)
+        return deleted
 
     def evict(self, keep: set[str] | None = None, *, sweep: bool = False) -> int:
         """LRU eviction down to max_bytes; entries that lose a blob go with it."""

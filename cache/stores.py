@@ -113,10 +113,10 @@ class EntryStore:
                     # Its files stay for the hits handed out on it; a DELETE of its video
                     # must still find them (take_retired).
                     for upstream in {replaced.upstream_video_id, *replaced.source_video_ids}:
-                        retired = set(self._cache.get(f"retired:{upstream}", ()))
-                        retired |= set(replaced.blobs.values())
-                        self._cache.set(
-                            f"retired:{upstream}", retired, expire=DEFAULT_JOB_RETENTION
+                        self._add_to_set(
+                            f"retired:{upstream}",
+                            *replaced.blobs.values(),
+                            expire=DEFAULT_JOB_RETENTION,
                         )
             elif holder == entry.id:
                 self._delete_locked(entry.id)
@@ -186,10 +186,8 @@ class EntryStore:
     def count(self) -> int:
         return int(self._cache.get("meta:count", 0))
 
-    def _add_to_set(self, key: str, member: str) -> None:
-        members = set(self._cache.get(key, ()))
-        members.add(member)
-        self._cache.set(key, members)
+    def _add_to_set(self, key: str, *members: str, expire: float | None = None) -> None:
+        self._cache.set(key, set(self._cache.get(key, ())) | set(members), expire=expire)
 
     def _discard_from_set(self, key: str, member: str) -> None:
         members = set(self._cache.get(key, ()))

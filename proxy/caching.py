@@ -568,14 +568,8 @@ def _seen_finished(ctx: RequestContext, job_id: str) -> Callable[[dict[str, Any]
     to a failure) makes a new job instead of joining the dead one until the next poll."""
 
     def decorate(obj: dict[str, Any]) -> None:
-        watcher = ctx.state.watcher
-        if watcher is None:
-            return
-        status = obj.get("status")
-        if status == "completed":
-            watcher.upstream_completed(job_id)
-        elif status in ("failed", "cancelled", "expired"):
-            watcher.upstream_failed(job_id, obj)
+        if ctx.state.watcher is not None:
+            ctx.state.watcher.seen_by_creator(job_id, obj)
 
     return decorate
 

@@ -155,6 +155,14 @@ class Watcher:
         if wake is not None:
             wake.set()
 
+    def seen_by_creator(self, job_id: str, video: dict[str, Any]) -> None:
+        """The job as its creator's poll through the proxy just saw it upstream."""
+        status = video.get("status")
+        if status == "completed":
+            self.upstream_completed(job_id)
+        elif status in _TERMINAL:
+            self.upstream_failed(job_id, video)
+
     def upstream_failed(self, job_id: str, video: dict[str, Any]) -> None:
         """The job's creator saw it end without a video: record that at once (joins read it
         failed, identical creates no longer join it) and end its watch."""
