@@ -489,9 +489,12 @@ def _local_job(ctx: RequestContext) -> JobRecord | None:
     if job is None:
         return None
     caller = caller_of(ctx, cache)
+    if job.kind == "miss":
+        # An upstream id is its creator's, whatever the scope: anyone else (another tenant
+        # of a shared scope, another project of the key) gets the upstream's own answer, as
+        # without the proxy, never the cached copy of a video the upstream may refuse them.
+        return job if _is_creator(cache, caller, job) else None
     if caller is None or job.scope != caller.scope:
-        if job.kind == "miss":
-            return None  # an upstream id: the upstream decides who may see it
         raise _not_found(video_id)
     return job
 
@@ -749,18 +752,23 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
     if response.status == 204:  # deleted, with no body to say so
         purge({"deleted": True})
     gone = response.status in (404, 410)
-    if cache is not None and job is not None and gone and _created_by_caller(ctx, cache, job):
-        # The caller's own job, already gone upstream (its assets expire after about an
-        # hour): the cached copy would outlive the delete, so it goes too.
+    if cache is not None and job is not None and gone:
+        # The caller's own job (_local_job finds an upstream id for its creator only),
+        # already gone upstream (its assets expire after about an hour): the cached copy
+        # would outlive the delete, so it goes too.
         cache.purge_upstream(upstream_id)
         cache.delete_job(upstream_id)
     return response
 
 
 def _created_by_caller(ctx: RequestContext, cache: CacheService, job: JobRecord) -> bool:
-    """Whether the request carries the credential that created `job`. A record from before
-    jobs had owners: its scope's, which is one credential's only in credential mode."""
-    caller = caller_of(ctx, cache)
+    """Whether the request carries the credential that created `job`."""
+    return _is_creator(cache, caller_of(ctx, cache), job)
+
+
+def _is_creator(cache: CacheService, caller: Caller | None, job: JobRecord) -> bool:
+    """Whether `caller` created `job`. A record from before jobs had owners: its scope's,
+    which is one credential's only in credential mode."""
     if caller is None:
         return False
     if job.owner:

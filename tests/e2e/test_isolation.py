@@ -135,6 +135,42 @@ async def test_shared_scope_watches_a_job_with_its_creators_credential(
     await bob.close()
 
 
+async def test_an_upstream_id_is_served_from_the_cache_to_its_creator_only(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # An upstream that keeps each key's and project's videos apart: without the proxy, no
+    # one but the creator could fetch, or remix, the video by its id.
+    sim = await start_simulator(per_key=True)
+    proxy = await start_proxy(sim, cache_scope="shared")
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    base = str(proxy.make_url("/v1"))
+    other_project = openai.AsyncOpenAI(
+        api_key="sk-alice", project="proj_two", base_url=base, max_retries=0
+    )
+    first = await alice.videos.create(prompt="an unreleased product reveal")
+    await settle(proxy)
+    remixed = await alice.videos.remix(first.id, prompt="the reveal at night")
+    await settle(proxy)
+    own = await alice.videos.with_raw_response.download_content(first.id)
+    assert own.headers["x-cache"] == "HIT" and len(own.content) > 1000
+    # Everyone else gets the upstream's answer, though the cache holds the video and the
+    # shared scope holds its entries: the id is a capability of its creator's.
+    for stranger in (bob, other_project):
+        with pytest.raises(openai.NotFoundError):
+            await stranger.videos.download_content(first.id)
+        with pytest.raises(openai.NotFoundError):
+            await stranger.videos.remix(first.id, prompt="the reveal at night")
+        with pytest.raises(openai.NotFoundError):
+            await stranger.videos.retrieve(first.id)
+    # The same prompt is still shared, as the operator chose.
+    hit, headers = await create_raw(bob, prompt="an unreleased product reveal")
+    assert headers["x-cache"] == "HIT" and hit.id != first.id
+    assert len((await bob.videos.download_content(hit.id)).read()) > 1000
+    assert (await alice.videos.retrieve(remixed.id)).status == "completed"
+    for c in (alice, bob, other_project):
+        await c.close()
+
+
 async def assert_one_upstream_job(proxy: TestServer, sim: TestServer, prompt: str) -> None:
     """8 identical creates at once: one MISS goes upstream, the other 7 join it."""
     alice = client(proxy)
