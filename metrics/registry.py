@@ -299,6 +299,12 @@ class Metrics:
             self.content_bytes.labels(source)
         for status in JOB_STATUSES:
             self.watched_jobs.labels(status)
+        # Models come from the price table, so they are a closed set too: the savings panels
+        # read 0 before the first hit instead of "No data".
+        for model in sorted(self._priced_models | {OTHER}):
+            self.video_seconds_saved.labels(model)
+            self.dollars_saved.labels(model)
+            self.unpriced_hits.labels(model)
 
     # -- HTTP ------------------------------------------------------------------------
 

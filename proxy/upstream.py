@@ -54,7 +54,8 @@ class Upstream:
             # The proxy relays cookies as headers; it must never keep a jar of its own.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            # No header the client did not send: aiohttp would add Accept: */* and others.
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         )
 
     async def close(self) -> None:

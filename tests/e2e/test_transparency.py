@@ -97,6 +97,24 @@ async def test_headers_relayed_and_hop_by_hop_dropped(proxy: TestServer, sim: Te
         assert name not in rec.headers
 
 
+async def test_no_header_the_client_did_not_send(proxy: TestServer, sim: TestServer) -> None:
+    # aiohttp's client adds Accept, User-Agent and Accept-Encoding unless told not to: the
+    # proxy's upstream session must add none of them for the client.
+    bare = ("Accept", "User-Agent", "Accept-Encoding")
+    async with aiohttp.ClientSession(skip_auto_headers=bare) as http:
+        for path in ("/v1/videos?limit=1", "/v1/echo/x"):
+            async with http.get(
+                proxy.make_url(path), headers={"Authorization": "Bearer sk-live"}
+            ) as r:
+                assert r.status == 200
+    records = sim_requests(sim)
+    assert [r.raw_path for r in records] == ["/v1/videos?limit=1", "/v1/echo/x"]
+    for rec in records:
+        assert "accept" not in rec.headers and "user-agent" not in rec.headers, rec.raw_path
+    # Only the JSON route, which the proxy reads itself, asks for what it can decode.
+    assert [r.headers.get("accept-encoding") for r in records] == ["gzip, deflate", None]
+
+
 async def test_other_paths_stream_untouched(proxy: TestServer, sim: TestServer) -> None:
     payload = bytes(range(256)) * 40_000  # ~10 MB
 

@@ -107,17 +107,24 @@ def test_price_per_second_defaults_and_overrides() -> None:
 
 
 def test_savings_use_prices_and_bound_the_model_label() -> None:
-    metrics = Metrics()
+    metrics = Metrics(prices={"sora-2": 0.1, "sora-2-pro@1792x1024": 0.5})
+
+    def by_model(name: str) -> dict[str, float]:
+        return {labels["model"]: v for labels, v in samples(metrics, name)}
+
+    # Every model of the price table, and "other", is exported from 0 before any hit.
+    zero = {"sora-2": 0.0, "sora-2-pro": 0.0, "other": 0.0}
+    for name in ("dollars_saved", "video_seconds_saved", "unpriced_hits"):
+        assert by_model(f"videocache_{name}_total") == zero
     assert metrics.record_saved("sora-2-pro", "1792x1024", 8) == pytest.approx(4.0)
+    assert metrics.record_saved("sora-2-pro", "1280x720", 4) == 0.0  # no price at this size
     for i in range(50):
         assert metrics.record_saved(f"made-up-{i}", "1280x720", 4) == 0.0
-    dollars = dict(
-        (labels["model"], v) for labels, v in samples(metrics, "videocache_dollars_saved_total")
-    )
-    assert dollars == {"sora-2-pro": pytest.approx(4.0)}
-    seconds = samples(metrics, "videocache_video_seconds_saved_total")
-    assert {labels["model"]: v for labels, v in seconds} == {"sora-2-pro": 8.0, "other": 200.0}
-    assert samples(metrics, "videocache_unpriced_hits_total") == [({"model": "other"}, 50.0)]
+    assert by_model("videocache_dollars_saved_total") == {**zero, "sora-2-pro": pytest.approx(4.0)}
+    seconds = by_model("videocache_video_seconds_saved_total")
+    assert seconds == {**zero, "sora-2-pro": 12.0, "other": 200.0}
+    unpriced = by_model("videocache_unpriced_hits_total")
+    assert unpriced == {**zero, "sora-2-pro": 1.0, "other": 50.0}
 
 
 def test_watched_jobs_and_in_flight() -> None:
