@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -49,13 +49,16 @@ def capture_request(
     body: bytes | None,
     content_type: str | None,
     max_bytes: int,
+    secret_headers: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The raw_request capture of one request (``path`` may include the query string)."""
+    """The raw_request capture of one request (``path`` may include the query string).
+    ``secret_headers``: lower-case header names redacted besides those named like a
+    credential (metrics.redact.redact_headers)."""
     summary, truncated = _capture_body(body, content_type, max_bytes)
     return {
         "method": method,
         "path": redact_path(path),
-        "headers": redact_headers(headers),
+        "headers": redact_headers(headers, secret_headers),
         "content_type": content_type,
         "body_bytes": None if body is None else len(body),
         "body": summary,
@@ -69,12 +72,13 @@ def capture_response(
     body: bytes | None,
     content_type: str | None,
     max_bytes: int,
+    secret_headers: Collection[str] = (),
 ) -> dict[str, Any]:
     """The raw_response capture of one response. ``body`` None: not captured (streamed)."""
     summary, truncated = _capture_body(body, content_type, max_bytes)
     return {
         "status": status,
-        "headers": redact_headers(headers),
+        "headers": redact_headers(headers, secret_headers),
         "content_type": content_type,
         "body_bytes": None if body is None else len(body),
         "body": summary,

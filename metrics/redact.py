@@ -14,7 +14,7 @@ import binascii
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -113,8 +113,13 @@ def scrub_text(text: str) -> str:
     return _SK_IN_TEXT.sub(f"sk-{REDACTED}", text)
 
 
-def redact_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> dict[str, str]:
-    """A plain dict copy of ``headers`` with credential values replaced.
+def redact_headers(
+    headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None,
+    also: Collection[str] = (),
+) -> dict[str, str]:
+    """A plain dict copy of ``headers`` with credential values replaced: those named like a
+    credential, and those named in ``also`` (lower-case names: the header names an operator
+    made credentials, such as ``cache_credential_headers``).
 
     Accepts a mapping or a multidict (repeated names are joined with ", ", as HTTP allows).
     Header names keep the case they came with.
@@ -126,7 +131,7 @@ def redact_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
     for name, value in items:
         key = str(name)  # aiohttp's istr names are str subclasses orjson refuses as keys
         text = str(value)
-        if is_secret_key(key):
+        if is_secret_key(key) or (also and key.lower() in also):
             text = redact_value(key, text)
         out[key] = f"{out[key]}, {text}" if key in out else text
     return out

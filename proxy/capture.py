@@ -44,6 +44,7 @@ def request_capture(ctx: RequestContext, body: RequestBody | None) -> dict[str, 
             raw,
             request.headers.get("Content-Type"),
             limit,
+            _credential_headers(ctx),
         )
     parts: list[dict[str, Any]] = [
         {
@@ -67,7 +68,7 @@ def request_capture(ctx: RequestContext, body: RequestBody | None) -> dict[str, 
     return {
         "method": request.method,
         "path": redact_path(request.raw_path),
-        "headers": redact_headers(request.headers),
+        "headers": redact_headers(request.headers, _credential_headers(ctx)),
         "content_type": body.content_type,
         "body_bytes": body.length,
         "body": summary,
@@ -84,4 +85,11 @@ def response_capture(
         body,
         upstream.headers.get("Content-Type"),
         ctx.state.settings.capture_max_bytes,
+        _credential_headers(ctx),
     )
+
+
+def _credential_headers(ctx: RequestContext) -> frozenset[str]:
+    """The headers the operator made credentials: redacted whatever they are called (the
+    settings store them lower-cased)."""
+    return frozenset(ctx.state.settings.cache_credential_headers)

@@ -572,6 +572,31 @@ async def test_raw_capture_off_by_default_on_per_request(
     await c.close()
 
 
+async def test_raw_capture_redacts_the_operators_credential_headers(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    # A header the operator made a credential is one, whatever its name.
+    proxy = await start_proxy(
+        sim, capture_raw=True, cache_credential_headers=["authorization", "X-Tenant-Token"]
+    )
+    c = client(proxy)
+    tenant = {"x-tenant-token": "tenant-secret-9"}
+    multipart = await c.videos.create(prompt="a tenant's kite", extra_headers=tenant)
+    as_json = await c.post(
+        "/videos",
+        body={"prompt": "a tenant's balloon"},
+        cast_to=openai.types.Video,
+        options={"headers": tenant},
+    )
+    relayed = await c.videos.retrieve(as_json.id, extra_headers=tenant)
+    for video in (multipart, as_json, relayed):
+        raw = video.model_extra["extra_fields"]["raw_request"]
+        headers = {k.lower(): v for k, v in raw["headers"].items()}
+        assert headers["x-tenant-token"] == "[REDACTED]", raw["path"]
+        assert "tenant-secret-9" not in orjson.dumps(video.model_extra).decode()
+    await c.close()
+
+
 async def test_raw_capture_setting_truncates_past_the_limit(
     start_proxy: ServerFactory, sim: TestServer
 ) -> None:
