@@ -94,14 +94,28 @@ class _Decoder:
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
-        # gzip, or deflate as RFC 9110 defines it (zlib-wrapped); both are what aiohttp and
-        # most servers accept.
-        wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
-        self._z = zlib.decompressobj(wbits)
+        self._z: Any = None
+        self._head = b""  # deflate: the first bytes, until they tell which form it is
+        if encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def _start_deflate(self, head: bytes) -> None:
+        # RFC 9110's deflate is zlib-wrapped, but some clients send the raw stream, and
+        # servers (aiohttp, nginx, browsers) take both, so an upstream would too. A zlib
+        # stream opens with a header naming method 8 whose first two bytes are a multiple
+        # of 31 (RFC 1950); a raw stream opens with a block.
+        zlib_header = head[0] & 0x0F == 8 and int.from_bytes(head[:2], "big") % 31 == 0
+        self._z = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         """The decoded bytes, CHUNK at a time: the caller's size limit stops a bomb after
         one piece, never after all of it is in memory."""
+        if self._z is None:
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return
+            self._start_deflate(data)
         while data:
             try:
                 piece = self._z.decompress(data, CHUNK)
@@ -113,7 +127,7 @@ class _Decoder:
             raise self._malformed("other bytes follow the compressed stream")
 
     def finish(self) -> None:
-        if not self._z.eof:
+        if self._z is None or not self._z.eof:
             raise self._malformed("it ends before the compressed stream does")
 
     def _malformed(self, why: str) -> ProxyError:

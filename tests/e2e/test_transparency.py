@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import openai
+import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -171,6 +173,43 @@ async def test_compressed_request_bodies_reach_upstream_as_sent(
     again = await client.videos.with_raw_response.create(prompt="a gzipped red kite", seconds="8")
     assert again.headers["x-cache"] in ("JOINED", "HIT")
     await client.close()
+
+
+def raw_deflate(data: bytes) -> bytes:
+    z = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return z.compress(data) + z.flush()
+
+
+async def test_deflate_create_bodies_are_read_in_both_forms(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    # RFC 9110's deflate is zlib-wrapped; some clients send the raw stream, which servers
+    # (the simulator's aiohttp too) accept as well.
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Encoding": "deflate",
+        "Authorization": "Bearer sk-deflate",
+    }
+
+    async def byte_by_byte(data: bytes) -> Any:
+        for i in range(len(data)):  # the form is told from the first two bytes
+            yield data[i : i + 1]
+
+    sent: dict[str, bytes] = {}
+    async with aiohttp.ClientSession() as http:
+        for form, pack in (("zlib", zlib.compress), ("raw", raw_deflate)):
+            for chunked in (False, True):
+                prompt = f"a {form} kite, {'chunked' if chunked else 'whole'}"
+                create = orjson.dumps({"prompt": prompt, "seconds": "8"})
+                body = pack(create)
+                data = byte_by_byte(body) if chunked else body
+                async with http.post(proxy.make_url("/v1/videos"), data=data, headers=headers) as r:
+                    assert r.status == 200 and r.headers["x-cache"] == "MISS", await r.text()
+                    video = await r.json()
+                assert (video["prompt"], video["seconds"]) == (prompt, "8")
+                sent[prompt] = create
+    seen = {r.body_sha256 for r in sim_requests(sim) if r.raw_path == "/v1/videos"}
+    assert seen == {hashlib.sha256(c).hexdigest() for c in sent.values()}
 
 
 async def test_gzip_upstream_bodies_reach_client(
