@@ -101,7 +101,7 @@ class _Decoder:
 
     def _start_deflate(self, head: bytes) -> None:
         # RFC 9110's deflate is zlib-wrapped, but some clients send the raw stream, and
-        # servers (aiohttp, nginx, browsers) take both, so an upstream would too. A zlib
+        # servers (aiohttp among them) take both, so an upstream may too. A zlib
         # stream opens with a header naming method 8 whose first two bytes are a multiple
         # of 31 (RFC 1950); a raw stream opens with a block.
         zlib_header = head[0] & 0x0F == 8 and int.from_bytes(head[:2], "big") % 31 == 0
