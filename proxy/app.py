@@ -76,7 +76,9 @@ def _route_label(request: web.Request) -> str:
     path = request.path
     if path.startswith("/admin/"):
         return "/admin"
-    if path in _OWN_ROUTES:
+    if path in _OWN_ROUTES and request.match_info.handler is not dispatch:
+        # Answered here. The same path relayed (a POST /healthz; /metrics when it is served
+        # on metrics_port) is the upstream's answer, labelled as any other relayed path.
         return _OWN_ROUTES[path]
     route = classify(request.method, target_of(request))
     request[ROUTE_KEY] = route

@@ -655,3 +655,10 @@ async def test_metrics_port_serves_metrics_only_there(
     parsed = samples(text)
     assert value(parsed, "videocache_requests_total", route="/v1/videos", method="POST") == 1
     assert "videocache_" not in main_body
+    # The main port's /metrics went to the upstream: counted as a relayed path, not as the
+    # proxy's own metrics route.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+            parsed = samples(await r.text())
+    assert not has_sample(parsed, "videocache_requests_total", route="/metrics")
+    assert value(parsed, "videocache_requests_total", route="other", method="GET") == 1
