@@ -252,7 +252,12 @@ def video_from_entry(
     else:
         types = job.request_params.get("content_types", {})
         sha = job.request_params.get("blobs", {}).get("video")
-        available = sha is not None and cache.blobs.path(sha) is not None
+        promised = job.request_params.get("expires_at")
+        available = (
+            not _promise_lapsed(job) and sha is not None and cache.blobs.path(sha) is not None
+        )
+        if available and isinstance(promised, int | float):
+            base["expires_at"] = int(promised)  # the replaced entry's, as the hit said
         if not available:
             now = int(time.time())
             expires = base.get("expires_at")
@@ -270,6 +275,13 @@ def video_from_entry(
     return base
 
 
+def _promise_lapsed(job: JobRecord) -> bool:
+    """Whether a hit whose entry is gone (replaced by a refresh) is past the expiry its
+    entry had when the id was minted. (Ids minted before hits recorded it: never.)"""
+    promised = job.request_params.get("expires_at")
+    return isinstance(promised, int | float) and promised <= time.time()
+
+
 def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str, owner: str) -> web.Response:
     cache = ctx.state.cache
     assert cache is not None and lookup.entry is not None
@@ -279,6 +291,8 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str, owner: str) -
         "remixed_from": ctx.remixed_from,
         "blobs": lookup.entry.blobs,
         "content_types": lookup.entry.content_types,
+        # What the hit promised: it outlives the entry (a refresh replaces it) until then.
+        "expires_at": lookup.entry.expires_at,
     }
     cache.put_job(job)
     cache.touch(lookup.entry.blobs)
@@ -795,9 +809,10 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
     # A hit keeps the blob hashes it was answered with, so its id still serves content
     # when the entry is later replaced (a no-cache refresh) while the blobs remain.
     blobs = entry.blobs if entry else job.request_params.get("blobs", {})
-    if entry is not None and entry.is_expired():
-        # Past its TTL: served no more, though the sweep has not removed it yet. A hit's id
-        # then reads as a purged one (404); the original id goes to the upstream.
+    if entry.is_expired() if entry is not None else _promise_lapsed(job):
+        # Past its TTL: served no more, though the sweep has not removed it yet (or, for a
+        # hit on an entry a refresh replaced, though its files remain). A hit's id then
+        # reads as a purged one (404); the original id goes to the upstream.
         if job.kind == "hit":
             raise _no_longer_cached(job, variant)
         blobs = {}

@@ -268,6 +268,33 @@ async def test_deleting_a_video_takes_it_from_hits_made_before_a_refresh(
     await alice.close()
 
 
+async def test_a_hit_on_a_refreshed_entry_keeps_the_expiry_it_was_given(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    alice = client(proxy)
+    await alice.videos.create(prompt="a dandelion clock", extra_headers={"x-cache-ttl": "3"})
+    await settle(proxy)
+    early_hit, headers = await create_raw(alice, prompt="a dandelion clock")
+    assert headers["x-cache"] == "HIT" and early_hit.expires_at is not None
+    refresh = {"Cache-Control": "no-cache"}  # and the default TTL for the new entry
+    await create_raw(alice, prompt="a dandelion clock", extra_headers=refresh)
+    await settle(proxy)
+    # The entry it came from is replaced; the hit still says, and keeps, what it promised
+    # (not the upstream video's own expiry, about an hour).
+    kept = await alice.videos.retrieve(early_hit.id)
+    assert kept.expires_at == early_hit.expires_at and kept.model_extra["videos"]
+    assert len((await alice.videos.download_content(early_hit.id)).read()) > 1000
+    await asyncio.sleep(max(0.0, early_hit.expires_at - time.time()) + 0.2)
+    lapsed = await alice.videos.retrieve(early_hit.id)
+    assert lapsed.status == "completed" and not lapsed.model_extra.get("videos")
+    assert lapsed.expires_at is not None and lapsed.expires_at <= time.time()
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.download_content(early_hit.id)
+    later_hit, headers = await create_raw(alice, prompt="a dandelion clock")
+    assert headers["x-cache"] == "HIT" and later_hit.expires_at > time.time() + 3600
+    await alice.close()
+
+
 async def test_an_entry_past_its_ttl_answers_nothing(proxy: TestServer, sim: TestServer) -> None:
     alice = client(proxy)
     first = await alice.videos.create(prompt="a mayfly", extra_headers={"x-cache-ttl": "1"})
