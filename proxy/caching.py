@@ -393,7 +393,9 @@ async def cached_generation(
 
         def decorate(obj: dict[str, Any]) -> dict[str, str]:
             obj["extra_fields"]["cache_debug"] = cache_debug(ctx, lookup)
-            if ctx.remixed_from:  # the id the client remixed, not its upstream twin
+            if ctx.remixed_from != ctx.remix_source:
+                # A minted id was remixed: it, not its upstream twin. (An upstream id's
+                # remix names it as the upstream does.)
                 obj["remixed_from_video_id"] = ctx.remixed_from
             status = obj.get("status")
             if (
@@ -403,10 +405,9 @@ async def cached_generation(
             ):
                 job = cache.remember_miss(lookup, obj, controls, owner=caller.owner)
                 if ctx.remix_source:
-                    job.request_params = {
-                        "remix_source": ctx.remix_source,
-                        "remixed_from": ctx.remixed_from,
-                    }
+                    job.request_params = {"remix_source": ctx.remix_source}
+                    if ctx.remixed_from != ctx.remix_source:  # retrieves and lists say so
+                        job.request_params["remixed_from"] = ctx.remixed_from
                     cache.put_job(job)
                 ctx.state.watch(job.id, finished=status == "completed")
                 ctx.log_fields["video_id"] = job.id
@@ -500,6 +501,12 @@ def _local_job(ctx: RequestContext) -> JobRecord | None:
     if cache is None or video_id is None:
         return None
     job = cache.get_job(video_id)
+    raw_id = ctx.route.raw_id
+    if job is None and raw_id is not None and raw_id != video_id:
+        # The segment verbatim: an id holding a percent sign (Bifrost's
+        # "operations%2Fvideo_x:openai") pasted into a URL as the JSON shows it, which
+        # the upstream also takes. (The SDK escapes it; decoded once, that is the id.)
+        job = cache.get_job(raw_id)
     if job is None:
         return None
     caller = caller_of(ctx, cache)
@@ -533,8 +540,9 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
     cache = ctx.state.cache
     if cache is None:
         return await videos.forward_body(ctx, body)
-    source_id = ctx.route.video_id or ""
     job = _local_job(ctx)
+    # The id the client remixed as the proxy recorded it, else as the upstream reads it.
+    source_id = job.id if job is not None else ctx.route.video_id or ""
     raw_path = None
     content_sha = None
     upstream_source = source_id
@@ -754,13 +762,19 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
                 },
             },
         )
-    upstream_id = ctx.route.video_id or ""
+    # The id as recorded when the proxy knows it (also when the client sent it verbatim).
+    upstream_id = job.id if job is not None else ctx.route.video_id or ""
 
     def purge(obj: dict[str, Any]) -> None:
-        if cache is not None and obj.get("deleted"):
-            cache.purge_upstream(upstream_id)
-            cache.delete_job(upstream_id)
-            cache.jobs.mark_deleted(upstream_id)  # for list cursors that stop at it
+        if cache is None or not obj.get("deleted"):
+            return
+        # And the id the upstream says it deleted: the one its videos were recorded under,
+        # however the client spelt it in the path.
+        named = obj.get("id")
+        for gone_id in {upstream_id, named if isinstance(named, str) and named else upstream_id}:
+            cache.purge_upstream(gone_id)
+            cache.delete_job(gone_id)
+            cache.jobs.mark_deleted(gone_id)  # for list cursors that stop at it
 
     response = await videos.json_route(ctx, decorate=purge)
     if response.status == 204:  # deleted, with no body to say so

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
+import aiohttp
 import openai
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from simulator.app import SIM_STATE
 from tests.conftest import ServerFactory, base_url, sim_requests
+from tests.e2e.test_cache import client, create_raw, settle
 from tests.e2e.test_sdk_openai import VARIANTS, png_bytes
 
 
@@ -69,3 +72,41 @@ async def test_bifrost_create_converts_multipart_to_json(
     # A field the simulator's extra_fields carried is merged, not replaced.
     assert "provider" in extra
     await client.close()
+
+
+async def test_bifrost_ids_pasted_verbatim_are_the_same_video(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    # A Bifrost id holds a literal "%2F". The SDK escapes it (%252F); a curl user pastes it
+    # as the JSON shows it, and Bifrost takes that form too. Both name one video, here too.
+    sim = await start_simulator(flavor="bifrost")
+    proxy: TestServer = await start_proxy(sim, upstream_flavor="bifrost")
+    alice = client(proxy)
+    video = await alice.videos.create(prompt="a lantern festival")
+    assert "%2F" in video.id
+    await settle(proxy)
+    auth = {"Authorization": "Bearer sk-alice"}
+
+    def verbatim(path: str) -> URL:
+        return URL(str(proxy.make_url("")).rstrip("/") + path, encoded=True)
+
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            verbatim(f"/v1/videos/{video.id}/remix"),
+            json={"prompt": "the lanterns in the rain"},
+            headers=auth,
+        ) as r:
+            assert r.status == 200
+            remixed = await r.json()
+        # Named as the upstream names it, not as the path decodes ("operations/...").
+        assert remixed["remixed_from_video_id"] == video.id
+        await settle(proxy)
+        assert (await alice.videos.retrieve(remixed["id"])).remixed_from_video_id == video.id
+        _, headers = await create_raw(alice, prompt="a lantern festival")
+        assert headers["x-cache"] == "HIT"
+        async with http.delete(verbatim(f"/v1/videos/{video.id}"), headers=auth) as r:
+            assert r.status == 200 and (await r.json())["deleted"] is True
+    # The deleted video is gone from the cache too: no hit serves it.
+    _, headers = await create_raw(alice, prompt="a lantern festival")
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
