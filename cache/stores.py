@@ -25,7 +25,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -358,10 +358,17 @@ class JobStore:
         return job if job is not None and job.pending and job.scope == scope else None
 
     def minted_after(
-        self, owner: str, scope: str, order: Order, key: Key | None, limit: int
+        self,
+        owner: str,
+        scope: str,
+        order: Order,
+        key: Key | None,
+        limit: int,
+        accept: Callable[[JobRecord], bool] | None = None,
     ) -> list[JobRecord]:
         """Up to `limit` of the minted ids `owner` got in `scope`, strictly after `key` in
-        `order`, as their records. Index rows whose record is gone (expired, deleted) are
+        `order`, as their records; only those `accept` takes, if given (the others are
+        skipped, not counted). Index rows whose record is gone (expired, deleted) are
         dropped."""
         found: list[JobRecord] = []
         while len(found) < limit:
@@ -373,6 +380,8 @@ class JobStore:
                 job = self.get(job_id)
                 if job is None or job.kind == "miss" or job.owner != owner:
                     gone.append(job_id)
+                elif accept is not None and not accept(job):
+                    pass
                 elif len(found) == limit:
                     break
                 else:

@@ -30,7 +30,7 @@ from cache.minted import Key, Order
 from cache.service import CacheService
 from cache.stores import JobRecord
 from proxy import bifrost, videos
-from proxy.caching import Caller, caller_of, minted_video
+from proxy.caching import Caller, caller_of, minted_video, requested
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import upstream_request_headers
@@ -170,6 +170,17 @@ async def list_route(ctx: RequestContext) -> web.StreamResponse:
         return await _merged_page(ctx, cache, caller, params, position, remixes, check=False)
 
 
+def _listed_provider(ctx: RequestContext, params: ListParams) -> Callable[[JobRecord], bool] | None:
+    """Behind Bifrost, which lists one provider's videos (`?provider=`, the configured one
+    when the client names none): the minted ids of that provider's models only."""
+    settings = ctx.state.settings
+    if settings.upstream_flavor != "bifrost":
+        return None
+    named = [value for name, value in params.pairs if name == "provider"]
+    listed = named[0] if named else settings.upstream_provider
+    return lambda job: requested(ctx, job.model)[0] == listed
+
+
 class _CursorLost(Exception):
     """The upstream does not know the cursor video the proxy continues its list from."""
 
@@ -208,7 +219,12 @@ async def _merged_page(
                 raise _CursorLost
         upstream_more = obj.get("has_more") is True
         minted = cache.jobs.minted_after(
-            caller.owner, caller.scope, params.order, position.minted_after, limit + 1
+            caller.owner,
+            caller.scope,
+            params.order,
+            position.minted_after,
+            limit + 1,
+            accept=_listed_provider(ctx, params),
         )
         if all(_created(item) is not None for item in items):
             page, after = _merge(items, minted, params.order, limit, upstream_more, position)
