@@ -39,12 +39,29 @@ def provider_model(model: str | None, provider: str) -> str:
 
 def create_json(body: RequestBody, provider: str) -> dict[str, Any]:
     """The SDK's multipart (or a JSON body) as the JSON object Bifrost accepts."""
-    payload: dict[str, Any] = dict(body.fields)
-    for part in body.files:
-        if part.name == "input_reference":
-            encoded = base64.b64encode(body.part_bytes(part)).decode("ascii")
-            payload["input_reference"] = {"image_url": f"data:{part.content_type};base64,{encoded}"}
+    payload = body_json(body)
     payload["model"] = provider_model(payload.get("model"), provider)
+    return payload
+
+
+def body_json(body: RequestBody) -> dict[str, Any]:
+    """A create or remix body as JSON: text fields as they are, and every file part as a
+    data URL under its own name (`input_reference` in the `{"image_url": ...}` form Bifrost
+    reads; a name sent more than once, a list). Nothing is dropped: a second image or an
+    audio track changes the video, and the cache keys on it.
+    """
+    payload: dict[str, Any] = dict(body.fields)
+    files: dict[str, list[str]] = {}
+    for part in body.files:
+        encoded = base64.b64encode(body.part_bytes(part)).decode("ascii")
+        content_type = part.content_type or "application/octet-stream"
+        files.setdefault(part.name, []).append(f"data:{content_type};base64,{encoded}")
+    for name, urls in files.items():
+        if name == "input_reference":
+            images = [{"image_url": url} for url in urls]
+            payload[name] = images[0] if len(images) == 1 else images
+        else:
+            payload[name] = urls[0] if len(urls) == 1 else urls
     return payload
 
 

@@ -32,7 +32,7 @@ async def forward_body(
         if ctx.route.request_type == "video_generation":
             payload: dict[str, Any] = bifrost.create_json(body, state.settings.upstream_provider)
         else:
-            payload = dict(body.fields)
+            payload = bifrost.body_json(body)
         headers = upstream_request_headers(request.headers, ctx.request_id, drop_body_headers=True)
         headers["Content-Type"] = "application/json"
         data: Any = orjson.dumps(payload)

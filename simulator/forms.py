@@ -158,12 +158,18 @@ def validate_create(body: Body) -> dict[str, Any]:
             "Invalid 'input_reference': expected an object with 'image_url' or 'file_id'.",
             "input_reference",
         )
-    known = {"prompt", "model", "seconds", "size"}
-    extra = {key: value for key, value in fields.items() if key not in known}
+    extra = extra_fields(body, known={"prompt", "model", "seconds", "size"})
+    return {"prompt": prompt, "model": model, "seconds": seconds, "size": size, "extra": extra}
+
+
+def extra_fields(body: Body, known: set[str]) -> dict[str, Any]:
+    """The fields the simulator does not read (kept on the job, as an upstream carries
+    them to its model), with file parts described."""
+    extra = {key: value for key, value in body.fields.items() if key not in known}
     for name, part in body.files.items():
         extra[name] = {
             "filename": part.filename,
             "content_type": part.content_type,
             "size": part.size,
         }
-    return {"prompt": prompt, "model": model, "seconds": seconds, "size": size, "extra": extra}
+    return extra

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from simulator.forms import BodyError, parse_body, validate_create, validate_prompt
+from simulator.forms import BodyError, extra_fields, parse_body, validate_create, validate_prompt
 from simulator.jobs import Job
 from simulator.media import CHUNK_SIZE, VARIANTS, PaddedBody
 from simulator.state import SimulatorState
@@ -199,9 +199,8 @@ async def remix(request: web.Request, state: SimulatorState, segment: str) -> we
         return _not_found(request, state, segment)
     set_context(request, provider=source.provider, model_requested=source.model)
     try:
-        prompt = validate_prompt(
-            parse_body(request.headers.get("Content-Type", ""), await request.read()).fields
-        )
+        body = parse_body(request.headers.get("Content-Type", ""), await request.read())
+        prompt = validate_prompt(body.fields)
     except BodyError as exc:
         return error_response(request, state.settings, 400, exc.message, param=exc.param)
     status, _ = source.phase(state.clock())
@@ -222,6 +221,7 @@ async def remix(request: web.Request, state: SimulatorState, segment: str) -> we
         seconds=source.seconds,
         provider=source.provider,
         remixed_from=source.id,
+        extra=extra_fields(body, known={"prompt"}),
         owner=owner_of(request),
     )
     return video_response(request, state, job)

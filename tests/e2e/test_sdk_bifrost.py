@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+from urllib.parse import quote
 
 import aiohttp
 import openai
@@ -110,3 +112,67 @@ async def test_bifrost_ids_pasted_verbatim_are_the_same_video(
     _, headers = await create_raw(alice, prompt="a lantern festival")
     assert headers["x-cache"] == "MISS"
     await alice.close()
+
+
+async def test_bifrost_lists_a_providers_hits_under_that_provider_only(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    sim = await start_simulator(flavor="bifrost")
+    proxy: TestServer = await start_proxy(sim, upstream_flavor="bifrost")
+    alice = client(proxy)
+    for model in ("sora-2", "gemini/veo-3"):
+        await alice.videos.create(prompt="a paper boat on a stream", model=model)
+    await settle(proxy)
+    hits = {}
+    for model in ("sora-2", "gemini/veo-3"):
+        hit, headers = await create_raw(alice, prompt="a paper boat on a stream", model=model)
+        assert headers["x-cache"] == "HIT"
+        hits[model] = hit.id
+
+    async def listed(**query: str) -> set[str]:
+        page = await alice.videos.list(limit=20, extra_query=query)
+        return {v.id for v in page.data}
+
+    # Bifrost lists one provider's videos (the configured one, openai, when none is named).
+    for query, mine, other in (
+        ({}, "sora-2", "gemini/veo-3"),
+        ({"provider": "openai"}, "sora-2", "gemini/veo-3"),
+        ({"provider": "gemini"}, "gemini/veo-3", "sora-2"),
+    ):
+        ids = await listed(**query)
+        assert hits[mine] in ids and hits[other] not in ids, query
+    await alice.close()
+
+
+async def test_bifrost_json_carries_every_uploaded_part(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    # Bifrost takes JSON only: each file part goes as a data URL under its own name, none
+    # dropped (an audio track changes the video, and the cache keys on it).
+    sim = await start_simulator(flavor="bifrost")
+    proxy: TestServer = await start_proxy(sim, upstream_flavor="bifrost")
+    image, audio = png_bytes(), b"RIFF-fake-wav-" + bytes(range(256))
+    form = aiohttp.FormData()
+    form.add_field("prompt", "a drummer on a rooftop")
+    form.add_field("seed", "42")
+    form.add_field("input_reference", image, filename="r.png", content_type="image/png")
+    form.add_field("audio", audio, filename="beat.wav", content_type="audio/wav")
+    auth = {"Authorization": "Bearer sk-alice"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(proxy.make_url("/v1/videos"), data=form, headers=auth) as r:
+            assert r.status == 200
+            created = await r.json()
+        await settle(proxy)
+        remix = aiohttp.FormData()
+        remix.add_field("prompt", "the drummer at night")
+        remix.add_field("audio", audio, filename="beat.wav", content_type="audio/wav")
+        path = f"/v1/videos/{quote(created['id'], safe='')}/remix"
+        async with http.post(proxy.make_url(path), data=remix, headers=auth) as r:
+            assert r.status == 200, await r.text()
+    made, remixed = sim.app[SIM_STATE].jobs.all()
+    wav = "data:audio/wav;base64," + base64.b64encode(audio).decode()
+    assert made.extra["audio"] == remixed.extra["audio"] == wav
+    assert made.extra["input_reference"] == {
+        "image_url": "data:image/png;base64," + base64.b64encode(image).decode()
+    }
+    assert made.extra["seed"] == "42"
