@@ -27,7 +27,7 @@ from proxy.cached_file import CachedFile
 from proxy.capture import request_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
-from proxy.relay import json_reply
+from proxy.relay import json_reply, renamed
 from proxy.upstream import quote_id
 
 X_CACHE = {
@@ -584,6 +584,11 @@ async def remix(ctx: RequestContext, body: RequestBody) -> web.StreamResponse:
             code="not_found",
             param="id",
         )
+    if raw_path is not None and response.status >= 400 and isinstance(answer, bytes):
+        # Any other refusal (the source not completed yet, say) names the source as the
+        # client knows it, never its upstream twin.
+        assert isinstance(response, web.Response)
+        response.body = renamed(answer, upstream_source, source_id)
     return response
 
 
@@ -858,6 +863,7 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
             content=True,
             raw_path=path_q,
             credentials=_creator_credentials(ctx, job),
+            rename=(job.upstream_id, job.id),
             missing=ProxyError(
                 404,
                 f"The {variant} of video '{job.id}' is not available: it is not cached here, "

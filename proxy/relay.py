@@ -15,6 +15,7 @@ from proxy.capture import request_capture, response_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import client_response_headers
+from proxy.upstream import quote_id
 
 STREAM_CHUNK = 256 * 1024
 
@@ -88,6 +89,45 @@ async def relay_error(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> 
     JSON routes ask for decompression)."""
     ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
     return await relay_as_is(upstream)
+
+
+# An error body larger than this is not read into memory to be rewritten.
+MAX_RENAMED_ERROR = 64 * 1024
+
+
+def renamed(body: bytes, old_id: str, new_id: str) -> bytes:
+    """`body` with the id `old_id` (as written, and as a URL path would carry it) replaced
+    by `new_id`: an upstream's message about the video a minted id stands for, naming the
+    id the client holds instead of one it never saw."""
+    for form in dict.fromkeys((old_id, quote_id(old_id))):
+        body = body.replace(form.encode(), new_id.encode())
+    return body
+
+
+async def relay_renamed(upstream: aiohttp.ClientResponse, old_id: str, new_id: str) -> web.Response:
+    """An upstream error about `old_id` relayed as about `new_id` (status, retry headers
+    and body as they came, but for the id). A body that cannot be rewritten (compressed,
+    or larger than MAX_RENAMED_ERROR) gives way to the proxy's own error with the status."""
+    fallback = ProxyError(
+        upstream.status,
+        f"The upstream answered {upstream.status} for video '{new_id}'.",
+        code="upstream_error",
+        param="id",
+    )
+    encoding = upstream.headers.get("Content-Encoding", "identity").strip().lower()
+    length = upstream.content_length
+    if encoding != "identity" or (length is not None and length > MAX_RENAMED_ERROR):
+        raise fallback
+    body = await upstream.content.read(MAX_RENAMED_ERROR + 1)
+    if len(body) > MAX_RENAMED_ERROR:
+        raise fallback
+    headers = client_response_headers(upstream.headers, keep_encoding=False)
+    return web.Response(
+        status=upstream.status,
+        reason=upstream.reason,
+        body=renamed(body, old_id, new_id) or None,
+        headers=headers,
+    )
 
 
 async def relay_as_is(upstream: aiohttp.ClientResponse) -> web.Response:

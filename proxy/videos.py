@@ -15,7 +15,7 @@ from proxy.bodies import CHUNK, RequestBody
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import upstream_request_headers, with_credentials
-from proxy.relay import Decorate, OnError, enriched_json, stream_response
+from proxy.relay import Decorate, OnError, enriched_json, relay_renamed, stream_response
 
 
 async def forward_body(
@@ -124,10 +124,12 @@ async def passthrough(
     raw_path: str | None = None,
     credentials: Mapping[str, str] | None = None,
     missing: ProxyError | None = None,
+    rename: tuple[str, str] | None = None,
 ) -> web.StreamResponse:
     """Any other path and method, and content downloads: both bodies streamed untouched.
     With `missing`, an upstream 404 is answered with it instead (its body would name an id
-    the client never saw)."""
+    the client never saw); with `rename` (that id, the client's), any other upstream error
+    names the client's id instead."""
     request = ctx.request
     limit = ctx.state.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -153,6 +155,8 @@ async def passthrough(
                     ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
                 if missing is not None and upstream.status == 404:
                     raise missing
+                if rename is not None and upstream.status >= 400:
+                    return await relay_renamed(upstream, *rename)
                 return await stream_response(ctx, upstream)
     except ProxyError:
         if limited is not None and limited.exceeded:

@@ -260,3 +260,26 @@ async def test_a_video_finished_at_create_is_cached(
     assert headers["x-cache"] == "HIT"
     assert upstream_creates(sim) == 1
     await alice.close()
+
+
+async def test_a_joins_errors_name_the_joined_id_only(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(speed=2.0)  # a job takes 10 s: the join stays queued
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    miss = await alice.videos.create(prompt="a glass harp")
+    joined, headers = await create_raw(alice, prompt="a glass harp")
+    assert headers["x-cache"] == "JOINED"
+    # The upstream refuses both (not completed yet) in its own words, with its status; the
+    # id in them is the one this client holds, never the creator's upstream id.
+    for call in (
+        alice.videos.download_content(joined.id),
+        alice.videos.remix(joined.id, prompt="the harp in the rain"),
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            await call
+        text = refused.value.response.text
+        assert joined.id in text and miss.id not in text, text
+        assert refused.value.body["param"] == "video_id"  # the upstream's envelope, kept
+    await alice.close()
