@@ -32,6 +32,11 @@ _ENV_NOT_SETTINGS = frozenset({"VIDEOCACHE_CONFIG"})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # RFC 9110 token, lower-cased
 
 
+# Ten years: far beyond any useful cache lifetime (x-cache-ttl is capped there too), and a
+# bound that keeps expiry times within what clocks and datetimes can hold.
+MAX_LIFETIME = 10 * 365 * 24 * 3600
+
+
 class SettingsError(ValueError):
     """A setting is invalid; ``str(err)`` is one line naming it."""
 
@@ -62,9 +67,9 @@ class Settings(BaseModel):
     public_url: str | None = None
     data_dir: Path = Path("data")
     max_body_bytes: int = Field(100 * 1024 * 1024, ge=1024)
-    connect_timeout: float = Field(10.0, gt=0)
-    read_timeout: float = Field(120.0, gt=0)
-    content_timeout: float = Field(900.0, gt=0)
+    connect_timeout: float = Field(10.0, gt=0, allow_inf_nan=False)
+    read_timeout: float = Field(120.0, gt=0, allow_inf_nan=False)
+    content_timeout: float = Field(900.0, gt=0, allow_inf_nan=False)
     simulator_port: int = Field(8081, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -73,12 +78,12 @@ class Settings(BaseModel):
     cache_enabled: bool = True
     # 0.80 comes from bench/eval_cache.py: with the near-miss guard, recall plateaus at
     # 0.70-0.80 while no hard negative passes (bench/eval_cache.py, 583 pairs).
-    cache_threshold: float = Field(0.80, ge=0.0, le=1.0)
-    cache_ttl: int = Field(7 * 24 * 3600, ge=1)
+    cache_threshold: float = Field(0.80, ge=0.0, le=1.0, allow_inf_nan=False)
+    cache_ttl: int = Field(7 * 24 * 3600, ge=1, le=MAX_LIFETIME)
     # How long a finished job's record (a minted id, an upstream id's creator) outlives the
     # job, or its cached video if that lives longer: without a bound the job store grows
     # with every request ever made.
-    cache_job_retention: int = Field(30 * 24 * 3600, ge=3600)
+    cache_job_retention: int = Field(30 * 24 * 3600, ge=3600, le=MAX_LIFETIME)
     cache_max_bytes: int = Field(20 * 1024**3, ge=1024 * 1024)
     cache_scope: Literal["credential", "shared"] = "credential"
     cache_shared_name: str = "default"
@@ -104,8 +109,8 @@ class Settings(BaseModel):
     # 16: where a batch's cost per prompt stops falling on 2 cores (bench/cache_bench.py);
     # a full batch starts at once, a smaller one waits up to the window for company.
     embedding_max_batch: int = Field(16, ge=1, le=256)
-    embedding_batch_wait_ms: float = Field(2.0, ge=0, le=1000)
-    watch_interval: float = Field(2.0, gt=0)
+    embedding_batch_wait_ms: float = Field(2.0, ge=0, le=1000, allow_inf_nan=False)
+    watch_interval: float = Field(2.0, gt=0, le=3600, allow_inf_nan=False)
     prices: dict[str, float] = Field(default_factory=_default_prices)
     admin_token: str | None = None
 

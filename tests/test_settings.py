@@ -60,6 +60,13 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
         ({"environ": {"VIDEOCACHE_HOST": ""}}, "invalid setting host"),
         ({"overrides": {"embedding_model": "/nonexistent/model"}}, "embedding_model"),
         ({"overrides": {"metrics_port": 8080, "port": 8080}}, "metrics_port"),
+        # Found by an operations review: accepted, then every hit failed, or the watcher
+        # never polled.
+        ({"environ": {"VIDEOCACHE_CACHE_TTL": "1" + "0" * 20}}, "invalid setting cache_ttl"),
+        ({"environ": {"VIDEOCACHE_WATCH_INTERVAL": "inf"}}, "invalid setting watch_interval"),
+        ({"environ": {"VIDEOCACHE_READ_TIMEOUT": "inf"}}, "invalid setting read_timeout"),
+        ({"environ": {"VIDEOCACHE_CONTENT_TIMEOUT": "nan"}}, "invalid setting content_timeout"),
+        ({"environ": {"VIDEOCACHE_CACHE_THRESHOLD": "nan"}}, "invalid setting cache_threshold"),
     ],
 )
 def test_invalid_settings_name_the_setting(layers: dict, needle: str) -> None:
