@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from proxy.state import AppState
 
 MAX_BACKOFF = 60.0
+# Tries for a thumbnail or spritesheet the upstream refused for now (429, 5xx, a timeout).
+VARIANT_ATTEMPTS = 4
 # A job still not finished after a day (or never reachable again) stops being watched.
 GIVE_UP_AFTER = 24 * 3600.0
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -42,7 +44,12 @@ def backoff(interval: float, failures: int) -> float:
 
 
 class DownloadFailed(Exception):
-    pass
+    """A download that did not end in a whole file. `retryable`: the upstream may answer
+    differently soon (a 429, a 5xx, a short body), unlike a 404 for a variant it lacks."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class TooLarge(Exception):
@@ -216,6 +223,15 @@ class Watcher:
     async def _follow(self, job_id: str) -> None:
         try:
             await self._follow_until_done(job_id)
+        except Exception as exc:
+            # A surprise (a bug, a failing data dir) must not leave the job pending: it
+            # would stay joinable, and identical creates would wait on it forever.
+            self.state.log.error("watch_crashed", job_id=job_id, error=repr(exc))
+            cache = self.state.cache
+            job = cache.jobs.get(job_id) if cache is not None else None
+            if job is not None and job.pending:
+                with contextlib.suppress(Exception):
+                    self._finish(job, "failed")
         finally:
             self._wakes.pop(job_id, None)
             finishing = self._finishing.pop(job_id, None)
@@ -340,6 +356,16 @@ class Watcher:
         pinned: list[str] = []  # downloaded, not yet published: eviction keeps off them
         try:
             await self._fetch_and_publish(job, video, pinned)
+        except OSError as exc:
+            # The disk (full, read-only, failing): the video cannot be kept. The job ends as
+            # a completed, uncached one, so joins read it finished and identical creates
+            # stop joining it.
+            written = list(pinned)
+            self._release(pinned)
+            with contextlib.suppress(OSError):
+                cache.discard_blobs(written)
+            self._finish(job, "completed")
+            self.state.log.error("cache_write_failed", job_id=job.id, error=repr(exc))
         finally:
             self._release(pinned)
 
@@ -417,7 +443,7 @@ class Watcher:
         total = 0
         for variant in self.state.settings.cache_variants:
             try:
-                sha, ctype, size = await self._download_variant(job, variant)
+                sha, ctype, size = await self._download_extra(job, variant)
             except TooLarge as exc:
                 raise TooLarge(total + exc.size, list(blobs.values())) from None
             except DownloadFailed:
@@ -434,6 +460,22 @@ class Watcher:
                 raise TooLarge(total, list(blobs.values()))
         return blobs, types, total
 
+    async def _download_extra(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
+        """A variant, retried a few times when the upstream may answer better soon: the
+        upstream's copy expires in about an hour, so a thumbnail lost to one 429 would be a
+        404 for the entry's whole life. (The video is retried with the whole download.)"""
+        attempts = 1 if variant == "video" else VARIANT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._download_variant(job, variant)
+            except (DownloadFailed, ProxyError) as exc:
+                retryable = exc.retryable if isinstance(exc, DownloadFailed) else True
+                if attempt == attempts or not retryable:
+                    raise
+                interval = self.state.settings.watch_interval
+                await asyncio.sleep(min(MAX_BACKOFF, interval * 2**attempt))
+        raise AssertionError("unreachable")
+
     async def _download_variant(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
         cache = self.state.cache
         assert cache is not None
@@ -444,7 +486,10 @@ class Watcher:
             "GET", path, headers=headers, content=True, decompress=True
         ) as resp:
             if resp.status != 200:
-                raise DownloadFailed(f"{variant}: upstream answered {resp.status}")
+                raise DownloadFailed(
+                    f"{variant}: upstream answered {resp.status}",
+                    retryable=resp.status == 429 or resp.status >= 500,
+                )
             expected = resp.content_length
             if expected is not None and expected > cache.blobs.max_bytes:
                 raise TooLarge(expected, [])  # not downloaded at all

@@ -203,3 +203,51 @@ async def test_a_video_larger_than_the_cache_is_not_kept(
     assert 0 < cache.blobs.total_bytes <= 2**20
     assert cache.stats().pending_jobs == 0
     await alice.close()
+
+
+async def test_a_disk_that_fails_ends_the_job_instead_of_stranding_it(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, tmp_path: Path
+) -> None:
+    sim = await start_simulator(slow_ms=300)
+    proxy = await start_proxy(sim, data_dir=tmp_path / "data")
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    # The blob directory turns into a file: every write there fails (as on a full or
+    # broken disk), for real, while the job runs.
+    blobs = tmp_path / "data" / "cache" / "blobs"
+    blobs.rename(tmp_path / "blobs-away")
+    blobs.write_bytes(b"not a directory")
+    first = await alice.videos.create(prompt="a kettle on a stove")
+    await settle(proxy)  # the watcher ends; it does not die with the job pending
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    job = cache.get_job(first.id)
+    assert job is not None and job.status == "completed" and not job.pending
+    assert cache.entries.count() == 0
+    blobs.unlink()
+    (tmp_path / "blobs-away").rename(blobs)
+    # The identical create is a new job, not a join of one that will never be cached.
+    second = await alice.videos.with_raw_response.create(prompt="a kettle on a stove")
+    assert second.headers["x-cache"] == "MISS"
+    await settle(proxy)
+    third = await alice.videos.with_raw_response.create(prompt="a kettle on a stove")
+    assert third.headers["x-cache"] == "HIT"
+    await alice.close()
+
+
+async def test_a_variant_refused_for_now_is_fetched_again(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # Every second request is a 429: the thumbnail's and spritesheet's first tries among them.
+    sim = await start_simulator(rate_limit_every=2)
+    proxy = await start_proxy(sim)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=3)
+    await alice.videos.create(prompt="a weathervane in a gale")
+    await settle(proxy)
+    sim.app[SIM_STATE].settings.rate_limit_every = 0
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    [entry] = cache.entries.iter_entries()
+    assert sorted(entry.blobs) == ["spritesheet", "thumbnail", "video"]
+    statuses = [r for r in sim.app[SIM_STATE].requests if "variant=thumbnail" in r.raw_path]
+    assert len(statuses) >= 2  # refused once at least, then fetched
+    await alice.close()
