@@ -435,6 +435,10 @@ class CacheService:
             # stay: hits and joins handed out moments ago still serve them. Unused, they are
             # the least recently used and go first when space is needed, or in a purge.
             self.index.remove(replaced.id)
+            if replaced.is_expired(now):
+                # Past its TTL, no hit may serve it any more (each keeps its entry's expiry):
+                # its files go now, not when space runs out.
+                self.discard_blobs(list(replaced.blobs.values()))
         for source_id in source_video_ids or []:
             # A DELETE of a remix's source must find who created it while the remix lives.
             source = self.jobs.get(source_id)
@@ -487,9 +491,13 @@ class CacheService:
             and (namespace is None or e.namespace == namespace)
         ]
         purged = self._delete_entries(ids)
-        if scope is None and namespace is None:
-            # Everything: also the files no entry uses any more (a refreshed entry's old
-            # video, kept for the hits already handed out; purged hits read as expired).
+        if scope is not None:
+            # And what refreshes in the scope replaced but kept for the hits handed out on
+            # it (of every namespace: they are kept by scope): a purged hit reads as expired.
+            self.discard_blobs(self.entries.take_retired(scope=scope))
+        else:
+            # Everything, or a namespace across scopes: also the files no entry uses any more
+            # (refreshed entries' old videos kept for earlier hits, which then read expired).
             self.discard_blobs(self.blobs.shas())
         return purged
 

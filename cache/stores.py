@@ -88,6 +88,11 @@ class CacheEntry:
     def age(self, now: float | None = None) -> float:
         return max(0.0, (now or time.time()) - self.created_at)
 
+    @property
+    def upstream_ids(self) -> set[str]:
+        """The upstream videos it was made from: its own and, for a remix, the source's."""
+        return {self.upstream_video_id, *self.source_video_ids}
+
 
 class EntryStore:
     """Published cache entries, with indexes by exact key, upstream video id and blob."""
@@ -110,19 +115,20 @@ class EntryStore:
             if holder is not None and holder != entry.id:
                 replaced = self._delete_locked(holder)
                 if replaced is not None:
-                    # Its files stay for the hits handed out on it; a DELETE of its video
-                    # must still find them (take_retired).
-                    for upstream in {replaced.upstream_video_id, *replaced.source_video_ids}:
+                    # Its files stay for the hits handed out on it; a DELETE of its video,
+                    # and a purge of its scope, must still find them (take_retired).
+                    for key in (
+                        *(f"retired:{upstream}" for upstream in replaced.upstream_ids),
+                        f"retired-scope:{replaced.scope}",
+                    ):
                         self._add_to_set(
-                            f"retired:{upstream}",
-                            *replaced.blobs.values(),
-                            expire=DEFAULT_JOB_RETENTION,
+                            key, *replaced.blobs.values(), expire=DEFAULT_JOB_RETENTION
                         )
             elif holder == entry.id:
                 self._delete_locked(entry.id)
             self._cache.set(f"entry:{entry.id}", asdict(entry))
             self._cache.set(f"exact:{entry.exact_key}", entry.id)
-            for upstream in {entry.upstream_video_id, *entry.source_video_ids}:
+            for upstream in entry.upstream_ids:
                 self._add_to_set(f"upstream:{upstream}", entry.id)
             for sha in set(entry.blobs.values()):
                 self._add_to_set(f"blob:{sha}", entry.id)
@@ -171,12 +177,16 @@ class EntryStore:
         """Ids of entries made from an upstream video (e.g. to purge when it is deleted)."""
         return sorted(self._cache.get(f"upstream:{upstream_id}", ()))
 
-    def take_retired(self, upstream_id: str) -> list[str]:
-        """The files of replaced entries made from an upstream video, forgotten here: what
-        a refresh left behind for earlier hits, to go when that video is deleted."""
+    def take_retired(
+        self, upstream_id: str | None = None, *, scope: str | None = None
+    ) -> list[str]:
+        """The files of replaced entries made from an upstream video (or, with `scope`,
+        in a scope), forgotten here: what a refresh left behind for earlier hits, to go
+        when that video is deleted or the scope purged."""
+        key = f"retired-scope:{scope}" if scope is not None else f"retired:{upstream_id}"
         with self._cache.transact():
-            retired = self._cache.get(f"retired:{upstream_id}", ())
-            self._cache.delete(f"retired:{upstream_id}")
+            retired = self._cache.get(key, ())
+            self._cache.delete(key)
         return sorted(retired)
 
     def entries_using_blob(self, sha256: str) -> list[str]:
@@ -204,7 +214,7 @@ class EntryStore:
         self._cache.delete(f"entry:{entry_id}")
         if self._cache.get(f"exact:{entry.exact_key}") == entry_id:
             self._cache.delete(f"exact:{entry.exact_key}")
-        for upstream in {entry.upstream_video_id, *entry.source_video_ids}:
+        for upstream in entry.upstream_ids:
             self._discard_from_set(f"upstream:{upstream}", entry_id)
         for sha in set(entry.blobs.values()):
             self._discard_from_set(f"blob:{sha}", entry_id)

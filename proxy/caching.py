@@ -832,9 +832,13 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
         # Past its TTL: served no more, though the sweep has not removed it yet (or, for a
         # hit on an entry a refresh replaced, though its files remain). A hit's id then
         # reads as a purged one (404); the original id goes to the upstream.
-        if job.kind == "hit":
+        if job.kind != "miss":
             raise _no_longer_cached(job, variant)
         blobs = {}
+    if job.kind == "joined" and job.entry_id and entry is None:
+        # Its video was cached and the entry is gone (purged, evicted): as for a hit, the
+        # content is a 404, not the upstream's copy a purge meant to stop.
+        raise _no_longer_cached(job, variant)
     types = entry.content_types if entry else job.request_params.get("content_types", {})
     sha = blobs.get(variant)
     path = cache.blobs.path(sha) if sha else None

@@ -296,6 +296,66 @@ async def test_a_hit_on_a_refreshed_entry_keeps_the_expiry_it_was_given(
     await alice.close()
 
 
+async def test_purging_a_scope_takes_the_files_a_refresh_kept_for_its_hits(
+    start_proxy: ServerFactory, sim: TestServer
+) -> None:
+    proxy = await start_proxy(sim, admin_token="admin-secret")
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    for c in (alice, bob):
+        await c.videos.create(prompt="a chalk drawing in the rain")
+    await settle(proxy)
+    early = {}
+    for name, c in (("alice", alice), ("bob", bob)):
+        early[name], _ = await create_raw(c, prompt="a chalk drawing in the rain")
+        refresh = {"Cache-Control": "no-cache"}
+        await create_raw(c, prompt="a chalk drawing in the rain", extra_headers=refresh)
+    await settle(proxy)
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    hit_job = cache.get_job(early["alice"].id)
+    assert hit_job is not None and cache.entries.get(hit_job.entry_id or "") is None  # replaced
+    alice_scope = hit_job.scope
+    admin = {"Authorization": "Bearer admin-secret"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            proxy.make_url("/admin/cache/purge"), headers=admin, json={"scope": alice_scope}
+        ) as r:
+            assert r.status == 200
+    # Alice's early hit served the refreshed-away video from kept files: they went with
+    # her scope. Bob's, in another scope, still serves his.
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.download_content(early["alice"].id)
+    assert not (await alice.videos.retrieve(early["alice"].id)).model_extra.get("videos")
+    assert len((await bob.videos.download_content(early["bob"].id)).read()) > 1000
+    await alice.close()
+    await bob.close()
+
+
+async def test_an_expired_entry_replaced_takes_its_files_and_hits_with_it(
+    proxy: TestServer, sim: TestServer
+) -> None:
+    alice = client(proxy)
+    await alice.videos.create(prompt="a soap bubble", extra_headers={"x-cache-ttl": "1"})
+    await settle(proxy)
+    early, headers = await create_raw(alice, prompt="a soap bubble")
+    assert headers["x-cache"] == "HIT"
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    hit_job = cache.get_job(early.id)
+    entry = cache.entries.get(hit_job.entry_id or "") if hit_job else None
+    assert entry is not None
+    old_files = set(entry.blobs.values())
+    await asyncio.sleep(2.1)  # past the TTL; the identical create is a miss and replaces it
+    _, headers = await create_raw(alice, prompt="a soap bubble")
+    assert headers["x-cache"] == "MISS"
+    await settle(proxy)
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.download_content(early.id)
+    assert not (await alice.videos.retrieve(early.id)).model_extra.get("videos")
+    assert old_files and all(cache.blobs.path(sha) is None for sha in old_files)
+    await alice.close()
+
+
 async def test_an_entry_past_its_ttl_answers_nothing(proxy: TestServer, sim: TestServer) -> None:
     alice = client(proxy)
     first = await alice.videos.create(prompt="a mayfly", extra_headers={"x-cache-ttl": "1"})

@@ -283,3 +283,30 @@ async def test_a_joins_errors_name_the_joined_id_only(
         assert joined.id in text and miss.id not in text, text
         assert refused.value.body["param"] == "video_id"  # the upstream's envelope, kept
     await alice.close()
+
+
+async def test_a_purged_joins_content_is_a_404_as_a_hits_is(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(speed=100.0)
+    proxy = await start_proxy(sim, admin_token="admin-secret")
+    alice = client(proxy)
+    await alice.videos.create(prompt="a spinning top")
+    joined, headers = await create_raw(alice, prompt="a spinning top")
+    assert headers["x-cache"] == "JOINED"
+    await settle(proxy)
+    hit, _ = await create_raw(alice, prompt="a spinning top")
+    assert len((await alice.videos.download_content(joined.id)).read()) > 1000
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            proxy.make_url("/admin/cache/purge"),
+            json={"all": True},
+            headers={"Authorization": "Bearer admin-secret"},
+        ) as r:
+            assert r.status == 200
+    # The operator's purge stops both: neither is fetched from the upstream instead.
+    for video_id in (joined.id, hit.id):
+        with pytest.raises(openai.NotFoundError):
+            await alice.videos.download_content(video_id)
+        assert not (await alice.videos.retrieve(video_id)).model_extra.get("videos")
+    await alice.close()
