@@ -162,6 +162,9 @@ class CacheService:
         for entry in self.entries.iter_entries():
             if entry.embedding is not None:
                 self.index.add(entry.bucket_key, entry.id, entry.embedding)
+        # A limit lowered since the last run holds from start-up, not from the next publish
+        # (the expiry sweep, O(entries), keeps its own schedule: with that publish).
+        self._evict_to_limit(set())
         # exact key -> the outcome of the miss now on its way upstream. A job record exists
         # only once the upstream has answered the create; until then identical requests
         # wait here instead of creating a second upstream job.
@@ -517,16 +520,9 @@ class CacheService:
         return deleted
 
     def evict(self, keep: set[str] | None = None, *, sweep: bool = False) -> int:
-        """LRU eviction down to max_bytes; entries that lose a blob go with it."""
-        evicted = self.blobs.evict_lru(0, keep=keep or set())
-        dropped = 0
-        for sha in evicted:
-            for entry_id in self.entries.entries_using_blob(sha):
-                if self._drop_entry(entry_id) is not None:
-                    dropped += 1
-        if dropped:
-            self.evictions += dropped
-            self._on_evict("size", dropped)
+        """LRU eviction down to max_bytes; entries that lose a blob go with it. Then, at
+        most every SWEEP_INTERVAL (or with `sweep`), expired entries and job records."""
+        dropped = self._evict_to_limit(keep or set())
         # Expired entries never answer (lookups check freshness); sweeping them is O(entries)
         # so it runs at most every SWEEP_INTERVAL, not on every publish.
         now = time.monotonic()
@@ -541,6 +537,18 @@ class CacheService:
             self.evictions += len(expired)
             self._on_evict("ttl", len(expired))
         return dropped + len(expired)
+
+    def _evict_to_limit(self, keep: set[str]) -> int:
+        evicted = self.blobs.evict_lru(0, keep=keep)
+        dropped = 0
+        for sha in evicted:
+            for entry_id in self.entries.entries_using_blob(sha):
+                if self._drop_entry(entry_id) is not None:
+                    dropped += 1
+        if dropped:
+            self.evictions += dropped
+            self._on_evict("size", dropped)
+        return dropped
 
     def stats(self) -> CacheStats:
         return CacheStats(

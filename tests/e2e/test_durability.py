@@ -251,3 +251,27 @@ async def test_a_variant_refused_for_now_is_fetched_again(
     statuses = [r for r in sim.app[SIM_STATE].requests if "variant=thumbnail" in r.raw_path]
     assert len(statuses) >= 2  # refused once at least, then fetched
     await alice.close()
+
+
+async def test_a_lowered_size_limit_holds_from_start_up(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, tmp_path: Path
+) -> None:
+    sim = await start_simulator(content_bytes=1_200_000)
+    data = tmp_path / "data"
+    before = await start_proxy(sim, data_dir=data, cache_max_bytes=20 * 2**20)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(before), max_retries=0)
+    for prompt in ("first", "second", "third"):
+        await alice.videos.create(prompt=prompt)
+        await settle(before)
+    await alice.close()
+    await before.close()
+    # Restarted with room for one entry: the two least recently used go before it serves.
+    after = await start_proxy(sim, data_dir=data, cache_max_bytes=2 * 2**20)
+    cache = after.app[STATE].cache
+    assert cache is not None
+    assert [e.prompt for e in cache.entries.iter_entries()] == ["third"]
+    assert 0 < cache.blobs.total_bytes <= 2 * 2**20
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(after), max_retries=0)
+    hit = await alice.videos.with_raw_response.create(prompt="first")
+    assert hit.headers["x-cache"] == "MISS"
+    await alice.close()
