@@ -776,7 +776,8 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
         # And the id the upstream says it deleted: the one its videos were recorded under,
         # however the client spelt it in the path.
         named = obj.get("id")
-        for gone_id in {upstream_id, named if isinstance(named, str) and named else upstream_id}:
+        gone_ids = {upstream_id, named} if isinstance(named, str) and named else {upstream_id}
+        for gone_id in gone_ids:
             cache.purge_upstream(gone_id)
             cache.delete_job(gone_id)
             cache.jobs.mark_deleted(gone_id)  # for list cursors that stop at it

@@ -392,9 +392,7 @@ class Watcher:
                     log.warning("download_failed", error=str(exc), attempts=attempts)
                     self._finish(job, "completed")
                     return
-                await asyncio.sleep(
-                    min(MAX_BACKOFF, self.state.settings.watch_interval * 2**attempts)
-                )
+                await asyncio.sleep(backoff(self.state.settings.watch_interval, attempts))
         if cache.get_job(job.id) is None:  # deleted by its client while downloading
             self._release(pinned)
             cache.discard_blobs(list(blobs.values()))
@@ -443,7 +441,7 @@ class Watcher:
         total = 0
         for variant in self.state.settings.cache_variants:
             try:
-                sha, ctype, size = await self._download_extra(job, variant)
+                sha, ctype, size = await self._download_retrying(job, variant)
             except TooLarge as exc:
                 raise TooLarge(total + exc.size, list(blobs.values())) from None
             except DownloadFailed:
@@ -460,7 +458,7 @@ class Watcher:
                 raise TooLarge(total, list(blobs.values()))
         return blobs, types, total
 
-    async def _download_extra(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
+    async def _download_retrying(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
         """A variant, retried a few times when the upstream may answer better soon: the
         upstream's copy expires in about an hour, so a thumbnail lost to one 429 would be a
         404 for the entry's whole life. (The video is retried with the whole download.)"""
@@ -472,8 +470,7 @@ class Watcher:
                 retryable = exc.retryable if isinstance(exc, DownloadFailed) else True
                 if attempt == attempts or not retryable:
                     raise
-                interval = self.state.settings.watch_interval
-                await asyncio.sleep(min(MAX_BACKOFF, interval * 2**attempt))
+                await asyncio.sleep(backoff(self.state.settings.watch_interval, attempt))
         raise AssertionError("unreachable")
 
     async def _download_variant(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
