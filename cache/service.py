@@ -408,6 +408,7 @@ class CacheService:
         content_types: dict[str, str],
         size_bytes: int,
         source_video_ids: list[str] | None = None,
+        dispositions: dict[str, str] | None = None,
     ) -> CacheEntry:
         """Publish a finished, fully downloaded video. Only now can it be a hit."""
         now = time.time()
@@ -431,6 +432,7 @@ class CacheService:
             expires_at=now + ttl,
             embedding=job.embedding,
             source_video_ids=source_video_ids or [],
+            dispositions=dispositions or {},
         )
         replaced = self.entries.put(entry)
         if replaced is not None:

@@ -81,6 +81,8 @@ class CacheEntry:
     expires_at: float | None = None
     embedding: bytes | None = None
     source_video_ids: list[str] = field(default_factory=list)
+    # The upstream's Content-Disposition per variant, as sent (LiteLLM sends one).
+    dispositions: dict[str, str] = field(default_factory=dict)
 
     def is_expired(self, now: float | None = None) -> bool:
         return self.expires_at is not None and (now or time.time()) >= self.expires_at

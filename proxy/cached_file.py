@@ -1,5 +1,6 @@
 """Cached content from disk: aiohttp's FileResponse (sendfile, ETag, HEAD, Range) with the
-Range rules of RFC 9110 that it does not follow itself.
+Range rules of RFC 9110 that it does not follow itself, and the upstream's
+Content-Disposition renamed for the id it is served under (`served_disposition`).
 
 - A Range header the server cannot use (another unit, bad syntax, several ranges) is to
   be ignored (section 14.2): a full 200, where FileResponse answers 416.
@@ -15,10 +16,14 @@ Range rules of RFC 9110 that it does not follow itself.
 from __future__ import annotations
 
 import math
+import mimetypes
 import os
 import re
 from collections.abc import Callable, Mapping
+from email.message import Message
 from email.utils import parsedate_to_datetime
+from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from aiohttp import hdrs, web
 from aiohttp.abc import AbstractStreamWriter
@@ -26,6 +31,29 @@ from aiohttp.web_request import BaseRequest
 
 # At most 18 digits: any file offset fits, and int() of thousands of digits is slow.
 _SINGLE_RANGE = re.compile(r"\s*bytes\s*=\s*(\d{0,18})\s*-\s*(\d{0,18})\s*", re.IGNORECASE)
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}")
+
+
+def served_disposition(sent: str | None, served_id: str, content_type: str) -> str | None:
+    """The upstream's Content-Disposition for a cached file served as `served_id`.
+
+    Why renamed: gateways name the file after their own id (LiteLLM:
+    `attachment; filename="<id>.mp4"`), and a hit's id is one the proxy minted. Sent as is,
+    the header would hand the hit's recipient the upstream id of another request's video.
+    So only the disposition type (inline stays inline, anything else is an attachment) and
+    the file's extension are kept; the name is the served id. None when the upstream sent
+    none (OpenAI does not), as the upstream itself would answer.
+    """
+    if sent is None:
+        return None
+    parsed = Message()
+    parsed["Content-Disposition"] = sent
+    kind = "inline" if parsed.get_content_disposition() == "inline" else "attachment"
+    suffix = PurePosixPath(parsed.get_filename() or "").suffix
+    if not _EXTENSION.fullmatch(suffix):
+        suffix = mimetypes.guess_extension(content_type) or ""
+    # Minted ids are "video_" + hex; quoting only guards the header against any other id.
+    return f'{kind}; filename="{quote(served_id, safe="")}{suffix}"'
 
 
 def plain_range(value: str) -> str | None:

@@ -23,7 +23,7 @@ from cache.service import CacheService, Lookup, digest_reference, fingerprint
 from cache.stores import CacheEntry, JobRecord
 from proxy import videos
 from proxy.bodies import RequestBody, read_body, require_keyed_strings, require_prompt
-from proxy.cached_file import CachedFile
+from proxy.cached_file import CachedFile, served_disposition
 from proxy.capture import request_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
@@ -291,6 +291,7 @@ def hit_response(ctx: RequestContext, lookup: Lookup, prompt: str, owner: str) -
         "remixed_from": ctx.remixed_from,
         "blobs": lookup.entry.blobs,
         "content_types": lookup.entry.content_types,
+        "dispositions": lookup.entry.dispositions,
         # What the hit promised: it outlives the entry (a refresh replaces it) until then.
         "expires_at": lookup.entry.expires_at,
     }
@@ -846,11 +847,19 @@ async def content(ctx: RequestContext) -> web.StreamResponse:
     if sha is not None and path is not None:
         cache.touch(blobs)
         ctx.cache_result = "hit"
+        ctype = types.get(variant, "application/octet-stream")
         headers = {
-            "Content-Type": types.get(variant, "application/octet-stream"),
+            "Content-Type": ctype,
             "Cache-Control": "private, max-age=3600",
             "x-cache": "HIT",
         }
+        sent = (entry.dispositions if entry else job.request_params.get("dispositions", {})).get(
+            variant
+        )
+        # The creator's own upstream id gets the upstream's header as it was sent.
+        disposition = sent if job.kind == "miss" else served_disposition(sent, job.id, ctype)
+        if disposition is not None:
+            headers["Content-Disposition"] = disposition
         return CachedFile(
             path,
             headers=headers,

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -41,6 +41,26 @@ def backoff(interval: float, failures: int) -> float:
     exponent is capped too: 2.0**1024 overflows, and a day-long outage is over a thousand
     failures."""
     return min(MAX_BACKOFF, interval * 2 ** min(failures, 32))
+
+
+@dataclass
+class Fetched:
+    """One variant in the blob store, and how the upstream described it."""
+
+    sha: str
+    content_type: str
+    size: int
+    disposition: str | None  # the upstream's Content-Disposition, as sent (LiteLLM's)
+
+
+@dataclass
+class Downloaded:
+    """A job's variants in the blob store, by variant name."""
+
+    blobs: dict[str, str] = field(default_factory=dict)
+    content_types: dict[str, str] = field(default_factory=dict)
+    dispositions: dict[str, str] = field(default_factory=dict)
+    size: int = 0
 
 
 class DownloadFailed(Exception):
@@ -378,7 +398,7 @@ class Watcher:
         attempts = 0
         while True:
             try:
-                blobs, types, size = await self._download(job, pinned)
+                got = await self._download(job, pinned)
                 break
             except TooLarge as exc:
                 self._release(pinned)
@@ -395,7 +415,7 @@ class Watcher:
                 await asyncio.sleep(backoff(self.state.settings.watch_interval, attempts))
         if cache.get_job(job.id) is None:  # deleted by its client while downloading
             self._release(pinned)
-            cache.discard_blobs(list(blobs.values()))
+            cache.discard_blobs(list(got.blobs.values()))
             log.info("cache_discarded", reason="deleted")
             return
         try:
@@ -407,10 +427,11 @@ class Watcher:
             cache.publish,
             job,
             video,
-            blobs,
-            types,
-            size,
+            got.blobs,
+            got.content_types,
+            got.size,
             [remix_source] if remix_source else None,
+            got.dispositions,
         )
         if cache.get_job(job.id) is None:
             # Deleted while publishing (the delete ran on the loop meanwhile and found no
@@ -422,7 +443,7 @@ class Watcher:
         job.status = "completed"
         cache.put_job(job)
         self.state.observe_watched()
-        log.info("cache_published", entry_id=entry.id, bytes=size, variants=sorted(blobs))
+        log.info("cache_published", entry_id=entry.id, bytes=got.size, variants=sorted(got.blobs))
 
     def _release(self, pinned: list[str]) -> None:
         """Unpin this job's downloads (they are about to be discarded, or published)."""
@@ -431,34 +452,33 @@ class Watcher:
         cache.blobs.unpin(pinned)
         pinned.clear()
 
-    async def _download(
-        self, job: JobRecord, pinned: list[str]
-    ) -> tuple[dict[str, str], dict[str, str], int]:
+    async def _download(self, job: JobRecord, pinned: list[str]) -> Downloaded:
         cache = self.state.cache
         assert cache is not None
-        blobs: dict[str, str] = {}
-        types: dict[str, str] = {}
-        total = 0
+        got = Downloaded()
         for variant in self.state.settings.cache_variants:
             try:
-                sha, ctype, size = await self._download_retrying(job, variant)
+                fetched = await self._download_retrying(job, variant)
             except TooLarge as exc:
-                raise TooLarge(total + exc.size, list(blobs.values())) from None
+                raise TooLarge(got.size + exc.size, list(got.blobs.values())) from None
             except DownloadFailed:
                 if variant == "video":
                     raise
                 continue  # thumbnails are a nicety; the video is what must be cached
             # Pinned as it was committed: another job's publish (or a purge) must not take it
             # while this one is still downloading.
-            pinned.append(sha)
-            blobs[variant], types[variant] = sha, ctype
-            total += size
-            if total > cache.blobs.max_bytes:
+            pinned.append(fetched.sha)
+            got.blobs[variant] = fetched.sha
+            got.content_types[variant] = fetched.content_type
+            if fetched.disposition is not None:
+                got.dispositions[variant] = fetched.disposition
+            got.size += fetched.size
+            if got.size > cache.blobs.max_bytes:
                 # At once: pinned, it would make room by evicting the rest.
-                raise TooLarge(total, list(blobs.values()))
-        return blobs, types, total
+                raise TooLarge(got.size, list(got.blobs.values()))
+        return got
 
-    async def _download_retrying(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
+    async def _download_retrying(self, job: JobRecord, variant: str) -> Fetched:
         """A variant, retried a few times when the upstream may answer better soon: the
         upstream's copy expires in about an hour, so a thumbnail lost to one 429 would be a
         404 for the entry's whole life. (The video is retried with the whole download.)"""
@@ -473,7 +493,7 @@ class Watcher:
                 await asyncio.sleep(backoff(self.state.settings.watch_interval, attempt))
         raise AssertionError("unreachable")
 
-    async def _download_variant(self, job: JobRecord, variant: str) -> tuple[str, str, int]:
+    async def _download_variant(self, job: JobRecord, variant: str) -> Fetched:
         cache = self.state.cache
         assert cache is not None
         path = f"/v1/videos/{quote_id(job.upstream_id)}/content?variant={variant}"
@@ -491,6 +511,7 @@ class Watcher:
             if expected is not None and expected > cache.blobs.max_bytes:
                 raise TooLarge(expected, [])  # not downloaded at all
             ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
+            disposition = resp.headers.get("Content-Disposition")
             writer = await _write_blob(cache.blobs, resp, expected, variant)
         assert writer.sha256 is not None
-        return writer.sha256, ctype.split(";")[0].strip(), writer.size
+        return Fetched(writer.sha256, ctype.split(";")[0].strip(), writer.size, disposition)

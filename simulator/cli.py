@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="each video visible only to the Authorization and OpenAI-Project that made it",
     )
+    parser.add_argument(
+        "--content-disposition",
+        action="store_true",
+        help='content with Content-Disposition: attachment; filename="<id>.mp4" (as LiteLLM)',
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
@@ -67,6 +72,7 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
         content_bytes=args.content_bytes,
         asset_ttl=args.asset_ttl,
         per_key=args.per_key,
+        content_disposition=args.content_disposition,
     )
 
 

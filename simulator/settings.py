@@ -22,6 +22,7 @@ FAULT_FIELDS: dict[str, type] = {
     "content_rate": int,
     "asset_ttl": int,
     "unknown_cursor_404": bool,
+    "content_disposition": bool,
 }
 
 
@@ -49,6 +50,9 @@ class SimulatorSettings:
     # A list cursor it does not know (a deleted video) answers 404, as a gateway that looks
     # the cursor up may, instead of OpenAI-style's empty page.
     unknown_cursor_404: bool = False
+    # Content comes with `Content-Disposition: attachment; filename="<id>.<ext>"`, as a
+    # LiteLLM upstream sends it (OpenAI sends none).
+    content_disposition: bool = False
     # Every Nth request answers 429 (0 disables).
     rate_limit_every: int = 0
     slow_ms: int = 0

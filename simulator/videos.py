@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import mimetypes
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -267,6 +268,10 @@ async def content(request: web.Request, state: SimulatorState, segment: str) -> 
     response = web.StreamResponse(status=200)
     response.content_type = VARIANTS[variant]
     response.content_length = body.length
+    if settings.content_disposition:
+        extension = mimetypes.guess_extension(VARIANTS[variant]) or ""
+        name = quote(job.id, safe="")  # a gateway's ids may hold "/", "+" and "="
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}{extension}"'
     await response.prepare(request)
     # truncate_content: announce everything, deliver half, then drop the connection.
     budget = body.length // 2 if settings.truncate_content else body.length

@@ -241,6 +241,18 @@ async def test_content_variants_are_real_and_deterministic(client):
     assert render("video_other")["video"] != mp4
 
 
+async def test_content_disposition_knob(client):
+    video = await create(client)
+    await wait_done(client, video["id"])
+    base = f"/v1/videos/{video['id']}/content"
+    assert "Content-Disposition" not in (await client.get(base)).headers  # as OpenAI
+    await client.post("/_sim/faults", json={"content_disposition": True})
+    for variant, extension in (("video", "mp4"), ("thumbnail", "webp"), ("spritesheet", "jpg")):
+        response = await client.get(f"{base}?variant={variant}")
+        want = f'attachment; filename="{video["id"]}.{extension}"'
+        assert response.headers["Content-Disposition"] == want
+
+
 async def test_content_padding_still_opens(aiohttp_client):
     client = await aiohttp_client(build_app(fast(content_bytes=3_000_000)))
     video = await create(client)

@@ -387,6 +387,7 @@ async def test_cached_content_range_etag_head(proxy: TestServer, sim: TestServer
             full = await r.read()
             etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
             assert r.headers["x-cache"] == "HIT" and r.headers["Content-Type"] == "video/mp4"
+            assert "Content-Disposition" not in r.headers  # the upstream sent none
         async with http.get(url, headers={**auth, "Range": "bytes=10-99"}) as r:
             assert r.status == 206
             assert await r.read() == full[10:100]
@@ -485,6 +486,39 @@ async def test_cached_content_outlives_upstream_assets(
     assert len((await alice.videos.download_content(first.id)).read()) > 1000
     hit, _ = await create_raw(alice, prompt="a comet")
     assert len((await alice.videos.download_content(hit.id)).read()) > 1000
+    await alice.close()
+
+
+async def test_cached_content_names_the_file_after_the_id_it_is_served_under(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    """A LiteLLM upstream names the file after its own id. A hit or a join served from the
+    cache must not pass on another request's upstream id: the name becomes the served id.
+    The creator, asking by the upstream id, gets the upstream's header as it was sent."""
+    sim = await start_simulator(content_disposition=True, asset_ttl=2)
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a lighthouse in a storm")
+    joined, headers = await create_raw(alice, prompt="a lighthouse in a storm")
+    assert headers["x-cache"] == "JOINED"
+    await settle(proxy)
+    hit, headers = await create_raw(alice, prompt="a lighthouse in a storm")
+    assert headers["x-cache"] == "HIT"
+    await asyncio.sleep(2.5)  # the upstream's copy expires: everything below is from disk
+    with pytest.raises(openai.NotFoundError):
+        await client(sim).videos.download_content(first.id)
+
+    def named(raw: Any) -> str:
+        assert raw.headers["x-cache"] == "HIT"
+        return raw.headers["Content-Disposition"]
+
+    original = await alice.videos.download_content(first.id)
+    assert named(original.response) == f'attachment; filename="{first.id}.mp4"'
+    for served in (hit.id, joined.id):
+        for variant, extension in (("video", "mp4"), ("thumbnail", "webp"), ("spritesheet", "jpg")):
+            got = await alice.videos.download_content(served, variant=variant)
+            assert named(got.response) == f'attachment; filename="{served}.{extension}"'
+            assert first.id not in str(got.response.headers)
     await alice.close()
 
 
