@@ -540,8 +540,14 @@ class CacheService:
             self._on_evict("ttl", len(expired))
         return dropped + len(expired)
 
-    def _evict_to_limit(self, keep: set[str]) -> int:
-        evicted = self.blobs.evict_lru(0, keep=keep)
+    def make_room(self, needed_bytes: int) -> None:
+        """Evict least recently used entries until `needed_bytes` more fit beside the
+        stored blobs and the downloads in progress, as far as eviction can: what is pinned
+        (downloaded, not yet published) or being written stays (`BlobStore.claim` tells)."""
+        self._evict_to_limit(set(), needed_bytes)
+
+    def _evict_to_limit(self, keep: set[str], needed_bytes: int = 0) -> int:
+        evicted = self.blobs.evict_lru(needed_bytes, keep=keep)
         dropped = 0
         for sha in evicted:
             for entry_id in self.entries.entries_using_blob(sha):

@@ -439,15 +439,25 @@ _TEMP_PREFIX = ".tmp-"
 class BlobWriter:
     """Write side of one blob: hashes while writing; sha256/size/path are set on commit."""
 
-    def __init__(self, file: BinaryIO, temp_path: Path) -> None:
+    def __init__(
+        self, file: BinaryIO, temp_path: Path, on_write: Callable[[int], None] | None = None
+    ) -> None:
         self._file = file
         self._hash = hashlib.sha256()
+        self._on_write = on_write
         self.temp_path = temp_path
         self.size = 0
+        # Bytes counted against the store's limit for this writer: claimed ahead of a
+        # write (BlobStore.claim), or counted as written, whichever is more.
+        self.claimed = 0
         self.sha256: str | None = None
         self.path: Path | None = None
 
     def write(self, data: bytes) -> int:
+        unclaimed = self.size + len(data) - self.claimed
+        if unclaimed > 0 and self._on_write is not None:
+            self._on_write(unclaimed)  # counted before the bytes reach the disk
+        self.claimed = max(self.claimed, self.size + len(data))
         self._file.write(data)
         self._hash.update(data)
         self.size += len(data)
@@ -475,6 +485,9 @@ class BlobStore:
         # mtime: mtime feeds the HTTP ETag of served content, which must stay stable.
         self._files: dict[str, list[float]] = {}
         self._total = 0
+        # Bytes in this process's temporary files (downloads in progress): on disk too, so
+        # they count against max_bytes beside the published blobs.
+        self._writing = 0
         # Blobs of a download not yet published: eviction must not take them (count, since
         # two jobs may download identical content).
         self._pinned: dict[str, int] = {}
@@ -483,7 +496,28 @@ class BlobStore:
 
     @property
     def total_bytes(self) -> int:
+        """Bytes of the stored blobs."""
         return self._total
+
+    @property
+    def writing_bytes(self) -> int:
+        """Bytes claimed or written by writers not yet committed (downloads in progress)."""
+        return self._writing
+
+    def claim(self, writer: BlobWriter, size: int) -> bool:
+        """Count `size` more bytes of `writer` against max_bytes before it writes them, if
+        they fit beside the stored blobs and the other downloads in progress. Check and
+        count are one step, so concurrent downloads cannot all take the last room."""
+        with self._lock:
+            if self._total + self._writing + size > self.max_bytes:
+                return False
+            self._writing += size
+            writer.claimed += size
+            return True
+
+    def _wrote(self, size: int) -> None:
+        with self._lock:
+            self._writing += size
 
     def shas(self) -> list[str]:
         """Every stored blob (a snapshot)."""
@@ -532,9 +566,11 @@ class BlobStore:
         temp = self.root / f"{_TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         committed = False
+        w: BlobWriter | None = None
+        in_writing = True  # its bytes count in _writing until the commit moves them
         try:
             with os.fdopen(fd, "wb") as file:
-                w = BlobWriter(file, temp)
+                w = BlobWriter(file, temp, self._wrote)
                 yield w
                 file.flush()
                 os.fsync(file.fileno())
@@ -547,6 +583,8 @@ class BlobStore:
             w.sha256, w.path = sha, final
             now = time.time()
             with self._lock:
+                self._writing -= w.claimed  # in the same step: counted once, never twice
+                in_writing = False
                 if sha not in self._files:
                     self._total += w.size
                 self._files[sha] = [w.size, now]
@@ -556,6 +594,9 @@ class BlobStore:
             if not committed:
                 with contextlib.suppress(FileNotFoundError):
                     temp.unlink()
+            if w is not None and in_writing:  # failed: its bytes leave "writing" too
+                with self._lock:
+                    self._writing -= w.claimed
 
     def put_bytes(self, data: bytes) -> str:
         """Convenience: store bytes, return their sha256."""
@@ -611,7 +652,8 @@ class BlobStore:
         return existed
 
     def evict_lru(self, needed_bytes: int = 0, keep: Collection[str] = ()) -> list[str]:
-        """Delete least recently used blobs until `needed_bytes` more fit under max_bytes.
+        """Delete least recently used blobs until `needed_bytes` more fit under max_bytes,
+        beside the downloads in progress (`writing_bytes`).
 
         Returns the deleted hashes, oldest first, so the caller can drop entries that
         referenced them. Blobs in `keep` (e.g. the entry being published) are never evicted.
@@ -621,7 +663,7 @@ class BlobStore:
         """
         with self._evicting:
             with self._lock:
-                if self._total + needed_bytes <= self.max_bytes:
+                if self._total + self._writing + needed_bytes <= self.max_bytes:
                     return []
                 order = sorted(
                     (sha for sha in self._files if sha not in keep and sha not in self._pinned),
@@ -630,7 +672,7 @@ class BlobStore:
             evicted: list[str] = []
             for sha in order:
                 with self._lock:
-                    if self._total + needed_bytes <= self.max_bytes:
+                    if self._total + self._writing + needed_bytes <= self.max_bytes:
                         break
                     if sha not in self._files:  # deleted meanwhile (an entry's DELETE)
                         continue

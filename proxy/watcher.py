@@ -20,11 +20,12 @@ import aiohttp
 import orjson
 from multidict import CIMultiDict
 
-from cache.stores import BlobStore, BlobWriter, JobRecord
+from cache.stores import BlobWriter, JobRecord
 from proxy.errors import ProxyError
 from proxy.upstream import quote_id
 
 if TYPE_CHECKING:
+    from cache.service import CacheService
     from proxy.state import AppState
 
 MAX_BACKOFF = 60.0
@@ -34,6 +35,10 @@ VARIANT_ATTEMPTS = 4
 GIVE_UP_AFTER = 24 * 3600.0
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 _TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
+# Room made at a time for a download without a Content-Length.
+ROOM_AHEAD = 16 * 1024 * 1024
+TOO_LARGE = "larger than cache_max_bytes"
+NO_ROOM = "cache_max_bytes is held by other downloads in progress"
 
 
 def backoff(interval: float, failures: int) -> float:
@@ -73,16 +78,17 @@ class DownloadFailed(Exception):
 
 
 class TooLarge(Exception):
-    """The video would not fit in cache_max_bytes: it would evict everything else and
-    still not fit. The blobs already written are in `blobs`."""
+    """The video cannot be kept within cache_max_bytes: it would evict everything else and
+    still not fit, or (`NO_ROOM`) the rest of the limit is held by other downloads in
+    progress. The blobs already written are in `blobs`."""
 
-    def __init__(self, size: int, blobs: list[str]) -> None:
-        super().__init__(f"{size} bytes")
-        self.size, self.blobs = size, blobs
+    def __init__(self, size: int, blobs: list[str], reason: str = TOO_LARGE) -> None:
+        super().__init__(f"{size} bytes: {reason}")
+        self.size, self.blobs, self.reason = size, blobs, reason
 
 
 async def _write_blob(
-    blobs: BlobStore, resp: aiohttp.ClientResponse, expected: int | None, variant: str
+    cache: CacheService, resp: aiohttp.ClientResponse, expected: int | None, variant: str
 ) -> BlobWriter:
     """Stream a response into the blob store with the file I/O (writes, the final fsync
     and rename) in a worker thread, so a 200 MB download never stalls the event loop.
@@ -90,14 +96,30 @@ async def _write_blob(
     The writer publishes under the content hash only when its block ends cleanly; a cut
     connection or a short body leaves nothing visible (the temp file is removed), and so
     does a body that grows past the store's limit (without a Content-Length its size is
-    known only as it arrives): committed, it would make room by evicting everything."""
+    known only as it arrives): committed, it would make room by evicting everything.
+
+    The bytes being written count against cache_max_bytes as they arrive: least recently
+    used entries make room for them, so several videos finishing at once stay within the
+    limit on disk. One that finds the rest of the limit held by other downloads (nothing
+    left to evict) is not cached."""
+    blobs = cache.blobs
+    if expected is not None:  # room for the whole body at once, not chunk by chunk
+        await asyncio.to_thread(cache.make_room, expected)
     manager = blobs.writer(pin=True)  # the caller unpins (published or discarded)
     writer = await asyncio.to_thread(manager.__enter__)
     try:
         async for chunk in resp.content.iter_chunked(1024 * 1024):
+            size = writer.size + len(chunk)
+            if size > blobs.max_bytes:
+                raise TooLarge(size, [])
+            if not blobs.claim(writer, len(chunk)):
+                # Evicting sorts the store: make room for the rest of the body (or the next
+                # stretch of one of unknown length), not for each chunk.
+                ahead = expected - writer.size if expected is not None else ROOM_AHEAD
+                await asyncio.to_thread(cache.make_room, max(len(chunk), ahead))
+                if not blobs.claim(writer, len(chunk)):
+                    raise TooLarge(size, [], NO_ROOM)
             await asyncio.to_thread(writer.write, chunk)
-            if writer.size > blobs.max_bytes:
-                raise TooLarge(writer.size, [])
         if expected is not None and writer.size != expected:
             raise DownloadFailed(f"{variant}: short body {writer.size} of {expected}")
     except BaseException as exc:
@@ -404,7 +426,7 @@ class Watcher:
                 self._release(pinned)
                 cache.discard_blobs(exc.blobs)
                 self._finish(job, "completed")
-                log.warning("cache_skipped", reason="larger than cache_max_bytes", bytes=exc.size)
+                log.warning("cache_skipped", reason=exc.reason, bytes=exc.size)
                 return
             except (DownloadFailed, ProxyError) as exc:
                 attempts += 1
@@ -460,7 +482,7 @@ class Watcher:
             try:
                 fetched = await self._download_retrying(job, variant)
             except TooLarge as exc:
-                raise TooLarge(got.size + exc.size, list(got.blobs.values())) from None
+                raise TooLarge(got.size + exc.size, list(got.blobs.values()), exc.reason) from None
             except DownloadFailed:
                 if variant == "video":
                     raise
@@ -512,6 +534,6 @@ class Watcher:
                 raise TooLarge(expected, [])  # not downloaded at all
             ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
             disposition = resp.headers.get("Content-Disposition")
-            writer = await _write_blob(cache.blobs, resp, expected, variant)
+            writer = await _write_blob(cache, resp, expected, variant)
         assert writer.sha256 is not None
         return Fetched(writer.sha256, ctype.split(";")[0].strip(), writer.size, disposition)

@@ -92,6 +92,28 @@ def test_pinned_blobs_are_not_evicted(tmp_path: Path) -> None:
     assert blobs.evict_lru(20) == [downloading]
 
 
+def test_bytes_being_written_count_against_the_limit(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path, max_bytes=30)
+    old = blobs.put_bytes(b"o" * 10)
+    with blobs.writer(pin=True) as first:
+        assert blobs.claim(first, 15)  # 10 stored + 15 claimed
+        first.write(b"f" * 15)  # already counted: not again
+        assert blobs.writing_bytes == 15
+        with pytest.raises(RuntimeError), blobs.writer() as second:
+            assert not blobs.claim(second, 10)  # 35 > 30: no room, nothing counted
+            assert blobs.writing_bytes == 15
+            # Eviction makes room beside the download: the old blob goes, not the new bytes.
+            assert blobs.evict_lru(10) == [old]
+            assert blobs.claim(second, 10)
+            second.write(b"s" * 12)  # past its claim: the rest is counted as written
+            assert blobs.writing_bytes == 27
+            raise RuntimeError("cut off")  # abandoned: its bytes leave the count
+        assert blobs.writing_bytes == 15
+    # Committed: counted once, as stored bytes.
+    assert (blobs.writing_bytes, blobs.total_bytes) == (0, 15)
+    assert blobs.pinned(first.sha256 or "")
+
+
 def test_lru_eviction_order(tmp_path: Path) -> None:
     blobs = BlobStore(tmp_path, max_bytes=30)
     shas = []

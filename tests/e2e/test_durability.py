@@ -4,6 +4,7 @@ minted ids and watched jobs survive, and no partially written file is ever serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import signal
@@ -202,6 +203,57 @@ async def test_a_video_larger_than_the_cache_is_not_kept(
     assert [e.prompt for e in cache.entries.iter_entries()] == ["a short clip that fits"]
     assert 0 < cache.blobs.total_bytes <= 2**20
     assert cache.stats().pending_jobs == 0
+    await alice.close()
+
+
+def bytes_on_disk(directory: Path) -> int:
+    """Every file under `directory`: published blobs and downloads' temporary files."""
+    total = 0
+    for path in directory.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):  # a temp file renamed or removed
+            if path.is_file():
+                total += path.stat().st_size
+    return total
+
+
+async def test_downloads_in_progress_count_against_cache_max_bytes(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, tmp_path: Path
+) -> None:
+    """Six 1.5 MB videos finish together under a 5 MiB limit, downloaded slowly enough to
+    overlap. Before, each was on disk beside the limit until its publish evicted back under
+    it (a review saw 2.6x). Now the bytes being written count as they arrive: older entries
+    make room, and what cannot fit beside the other downloads is not cached."""
+    limit = 5 * 2**20
+    sim = await start_simulator(content_bytes=1_500_000, content_rate=3_000_000)
+    data = tmp_path / "data"
+    proxy = await start_proxy(sim, data_dir=data, cache_max_bytes=limit, cache_variants=["video"])
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    await alice.videos.create(prompt="an older clip")
+    await settle(proxy)
+    await asyncio.gather(*(alice.videos.create(prompt=f"clip number {i}") for i in range(6)))
+    watcher = proxy.app[STATE].watcher
+    assert watcher is not None
+    peak = 0
+    while True:
+        peak = max(peak, bytes_on_disk(data / "cache" / "blobs"))
+        if watcher.active == 0:
+            break
+        await asyncio.sleep(0.002)
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    assert 3 * 1_500_000 < peak <= limit  # the downloads overlapped, within the limit
+    kept = sorted(e.prompt for e in cache.entries.iter_entries())
+    # At most three 1.5 MB videos fit: the older entry makes room for new ones, and what
+    # finds the rest held by other downloads is not cached. (Two that find it full at the
+    # same moment both give up, so as few as two may remain.)
+    assert len(kept) <= 3 and sum(p.startswith("clip number") for p in kept) >= 2, kept
+    assert cache.blobs.total_bytes <= limit and cache.blobs.writing_bytes == 0
+    assert bytes_on_disk(data / "cache" / "blobs") == cache.blobs.total_bytes  # no temp file left
+    assert cache.stats().pending_jobs == 0
+    # Each kept entry serves its whole video.
+    for entry in cache.entries.iter_entries():
+        hit = await alice.videos.create(prompt=entry.prompt)
+        assert len((await alice.videos.download_content(hit.id)).read()) >= 1_500_000
     await alice.close()
 
 
