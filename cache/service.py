@@ -538,6 +538,8 @@ class CacheService:
         if expired:
             self.evictions += len(expired)
             self._on_evict("ttl", len(expired))
+        # What refreshes kept for hits handed out earlier, now past those hits' expiry.
+        self.discard_blobs(self.entries.take_lapsed_retired())
         return dropped + len(expired)
 
     def make_room(self, needed_bytes: int) -> None:

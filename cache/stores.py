@@ -126,6 +126,19 @@ class EntryStore:
                         self._add_to_set(
                             key, *replaced.blobs.values(), expire=DEFAULT_JOB_RETENTION
                         )
+                    if replaced.expires_at is not None:
+                        # And when those hits' promise lapses (they keep the entry's
+                        # expiry), the sweep takes the files (take_lapsed_retired).
+                        lasts = max(0.0, replaced.expires_at - time.time())
+                        record = {
+                            "until": replaced.expires_at,
+                            "blobs": list(replaced.blobs.values()),
+                        }
+                        self._cache.set(
+                            f"retired-until:{replaced.id}",
+                            record,
+                            expire=lasts + DEFAULT_JOB_RETENTION,
+                        )
             elif holder == entry.id:
                 self._delete_locked(entry.id)
             self._cache.set(f"entry:{entry.id}", asdict(entry))
@@ -190,6 +203,21 @@ class EntryStore:
             retired = self._cache.get(key, ())
             self._cache.delete(key)
         return sorted(retired)
+
+    def take_lapsed_retired(self, now: float | None = None) -> list[str]:
+        """The files of replaced entries whose expiry has passed, forgotten here: no hit
+        handed out on them may serve them any more. O(all keys); for the sweep."""
+        now = now or time.time()
+        lapsed: list[str] = []
+        for key in self._cache:
+            if isinstance(key, str) and key.startswith("retired-until:"):
+                with self._cache.transact():
+                    record = self._cache.get(key)
+                    if record is None or record["until"] > now:
+                        continue
+                    self._cache.delete(key)
+                lapsed.extend(record["blobs"])
+        return sorted(set(lapsed))
 
     def entries_using_blob(self, sha256: str) -> list[str]:
         """Ids of entries that reference a blob (blobs are shared by identical content)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -276,9 +277,15 @@ async def test_a_hit_on_a_refreshed_entry_keeps_the_expiry_it_was_given(
     await settle(proxy)
     early_hit, headers = await create_raw(alice, prompt="a dandelion clock")
     assert headers["x-cache"] == "HIT" and early_hit.expires_at is not None
+    cache = proxy.app[STATE].cache
+    assert cache is not None
+    (first_entry,) = cache.entries.iter_entries()
     refresh = {"Cache-Control": "no-cache"}  # and the default TTL for the new entry
     await create_raw(alice, prompt="a dandelion clock", extra_headers=refresh)
     await settle(proxy)
+    (second_entry,) = cache.entries.iter_entries()
+    kept_files = set(first_entry.blobs.values())
+    assert kept_files.isdisjoint(second_entry.blobs.values())
     # The entry it came from is replaced; the hit still says, and keeps, what it promised
     # (not the upstream video's own expiry, about an hour).
     kept = await alice.videos.retrieve(early_hit.id)
@@ -293,6 +300,13 @@ async def test_a_hit_on_a_refreshed_entry_keeps_the_expiry_it_was_given(
         await alice.videos.download_content(early_hit.id)
     later_hit, headers = await create_raw(alice, prompt="a dandelion clock")
     assert headers["x-cache"] == "HIT" and later_hit.expires_at > time.time() + 3600
+    # The files kept for the early hit serve nothing now: the periodic sweep removes them
+    # (before, only eviction, a purge or a delete did). The new entry's stay.
+    assert all(cache.blobs.path(sha) for sha in kept_files)
+    await asyncio.to_thread(partial(cache.evict, sweep=True))  # what the sweep task runs
+    assert not any(cache.blobs.path(sha) for sha in kept_files)
+    assert all(cache.blobs.path(sha) for sha in second_entry.blobs.values())
+    assert len((await alice.videos.download_content(later_hit.id)).read()) > 1000
     await alice.close()
 
 
