@@ -81,12 +81,12 @@ def caller_of(ctx: RequestContext, cache: CacheService) -> Caller | None:
     if credential is not None:
         names = (*settings.cache_credential_headers, *IDENTITY_QUALIFIERS)
         headers = {k: v for k in names if (v := ctx.request.headers.get(k)) is not None}
-        ctx.state.credentials[caller.owner] = headers
+        ctx.state.credentials.remember(caller.owner, headers)
         waking = [caller.owner]
         if cache.config.scope_mode == "credential":
             # Jobs recorded before owners existed are found by scope, which in this mode
             # is one credential's (in shared mode such jobs wait for no one's).
-            ctx.state.credentials[caller.scope] = headers
+            ctx.state.credentials.remember(caller.scope, headers)
             waking.append(caller.scope)
         if ctx.state.watcher is not None:
             for key in waking:

@@ -11,6 +11,7 @@ from aiohttp import web
 from config.settings import Settings
 from metrics.accesslog import AccessLog
 from metrics.registry import Metrics
+from proxy.credentials import Credentials
 from proxy.upstream import Upstream
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class AppState:
     watcher: Watcher | None = None
     # owner (HMAC of a credential) -> the request headers that authenticate it upstream.
     # Memory only, on purpose: raw credentials are never written to disk.
-    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    credentials: Credentials = field(default_factory=Credentials)
 
     def record_upstream_error(self, kind: str) -> None:
         self.metrics.upstream_error(kind)

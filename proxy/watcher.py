@@ -257,12 +257,19 @@ class Watcher:
     def _headers(self, job: JobRecord) -> CIMultiDict[str]:
         # The creator's own credential, never another of the scope's (a shared scope
         # spans tenants).
-        headers = CIMultiDict(self.state.credentials.get(job.owner or job.scope, {}))
+        headers = CIMultiDict(self.state.credentials.get(job.owner or job.scope) or {})
         headers["x-request-id"] = f"watch_{job.id[-24:]}"
         headers["Accept-Encoding"] = "gzip"
         return headers
 
     async def _follow(self, job_id: str) -> None:
+        cache = self.state.cache
+        job = cache.jobs.get(job_id) if cache is not None else None
+        # Its creator's credential stays in memory while the job needs it, however many
+        # other keys arrive meanwhile.
+        owner = (job.owner or job.scope) if job is not None else ""
+        if owner:
+            self.state.credentials.hold(owner)
         try:
             await self._follow_until_done(job_id)
         except Exception as exc:
@@ -275,6 +282,8 @@ class Watcher:
                 with contextlib.suppress(Exception):
                     self._finish(job, "failed")
         finally:
+            if owner:
+                self.state.credentials.release(owner)
             self._wakes.pop(job_id, None)
             finishing = self._finishing.pop(job_id, None)
             if finishing is not None:
