@@ -107,6 +107,17 @@ async def observe_middleware(
     try:
         response = await handler(request)
         status = response.status
+        if not response.prepared:
+            # Sent here rather than after the chain returns, so that what the sending
+            # decides belongs to this request's record: the status a cached file picks in
+            # prepare() (206, 304, 416), the time its body takes, a client gone meanwhile.
+            # (aiohttp's own prepare and write_eof afterwards do nothing.)
+            try:
+                await response.prepare(request)
+                await response.write_eof()
+                status = response.status
+            except ConnectionError:
+                status = CLIENT_GONE
         return response
     except web.HTTPException as exc:
         status = exc.status
@@ -115,6 +126,13 @@ async def observe_middleware(
         # The client hung up and the server cancelled its handler (handler_cancellation).
         status = CLIENT_GONE
         raise
+    except ConnectionError:
+        # Reading the client's body failed because the client went away (an upload cut
+        # short): nobody to answer, and not the proxy's error. Anything else stays a 500.
+        if not _client_gone(request):
+            raise
+        status = CLIENT_GONE
+        return web.Response(status=CLIENT_GONE)  # aiohttp finds no one to send it to
     finally:
         total = time.perf_counter() - started
         ctx = request.get(CONTEXT_KEY)
@@ -126,6 +144,13 @@ async def observe_middleware(
             http.observe(route, request.method, status, total, upstream_seconds)
         if settings.access_log:
             _access_log(state, request, ctx, route, status, total, upstream_seconds)
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Whether the client's connection is closed (or closing): whatever was or would be
+    answered did not reach it in full."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _access_log(

@@ -15,6 +15,7 @@ Content-Disposition renamed for the id it is served under (`served_disposition`)
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mimetypes
 import os
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
@@ -108,14 +110,33 @@ class CachedFile(web.FileResponse):
     ) -> None:
         super().__init__(path, headers=headers)
         self._on_sent = on_sent
+        self._sent = 0  # body bytes that left, measured in _sendfile
 
     async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
-        writer = await super().prepare(self._ranged(request))
-        # Counted from what was decided and sent (a 200 after a failed If-None-Match, a
-        # 206's range), never guessed from the request; HEAD, 304 and 416 send no body.
-        if self._on_sent is not None and request.method == "GET" and self.status in (200, 206):
-            self._on_sent(self.content_length or 0)
-        return writer
+        # Counted from what was sent (a 200 after a failed If-None-Match, a 206's range, as
+        # far as a client that hung up took it), never guessed from the request; HEAD, 304
+        # and 416 send no body.
+        if self.prepared:
+            # Sent already (the observing middleware sends it); aiohttp asks again, and
+            # FileResponse would decide and send anew. StreamResponse's answer is the no-op.
+            return await web.StreamResponse.prepare(self, request)
+        try:
+            return await super().prepare(self._ranged(request))
+        finally:
+            if self._on_sent is not None and self._sent:
+                self._on_sent(self._sent)
+
+    async def _sendfile(
+        self, request: BaseRequest, fobj: Any, offset: int, count: int
+    ) -> AbstractStreamWriter:
+        try:
+            return await super()._sendfile(request, fobj, offset, count)
+        finally:
+            # The file's position is where the sending stopped: asyncio's sendfile moves it
+            # past what went out even when the connection failed, as reading does in the
+            # fallback (which may have read one chunk more than was written).
+            with contextlib.suppress(OSError, ValueError):
+                self._sent = min(count, max(0, fobj.tell() - offset))
 
     def _ranged(self, request: BaseRequest) -> BaseRequest:
         wanted = request.headers.get(hdrs.RANGE)

@@ -89,7 +89,11 @@ class Upstream:
         data: Any = None,
         content: bool = False,
         decompress: bool = False,
+        body_failed: Callable[[], bool] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """`body_failed`: whether a streamed `data` ended the request itself (a client that
+        hung up mid-upload, a body past its limit): not the upstream's doing, so not
+        counted as an upstream error."""
         assert self._session is not None, "Upstream.start() was not awaited"
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -125,6 +129,10 @@ class Upstream:
                 502, f"The upstream is unreachable: {exc.os_error}", code="upstream_unreachable"
             ) from exc
         except aiohttp.ClientConnectionError as exc:
+            if body_failed is not None and body_failed():
+                raise ProxyError(
+                    400, "The request body could not be read.", code="body_unreadable"
+                ) from exc
             self.on_error("refused")
             raise ProxyError(
                 502, "The upstream closed the connection.", code="upstream_reset"

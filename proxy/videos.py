@@ -106,15 +106,25 @@ class _LimitedStream:
         self.request = request
         self.limit = limit
         self.exceeded = False
+        self.client_gone = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether the body, not the upstream, ended the upstream request."""
+        return self.exceeded or self.client_gone
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         total = 0
-        async for chunk in self.request.content.iter_chunked(CHUNK):
-            total += len(chunk)
-            if total > self.limit:
-                self.exceeded = True
-                raise ProxyError(413, "The request body is too large.", code="body_too_large")
-            yield chunk
+        try:
+            async for chunk in self.request.content.iter_chunked(CHUNK):
+                total += len(chunk)
+                if total > self.limit:
+                    self.exceeded = True
+                    raise ProxyError(413, "The request body is too large.", code="body_too_large")
+                yield chunk
+        except ConnectionError:  # the client hung up in the middle of its upload
+            self.client_gone = True
+            raise
 
 
 async def passthrough(
@@ -150,6 +160,7 @@ async def passthrough(
                 headers=headers,
                 data=limited.__aiter__() if limited else None,
                 content=content,
+                body_failed=(lambda: limited.failed) if limited else None,
             ) as upstream:
                 if upstream.status >= 400:
                     ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
@@ -163,6 +174,8 @@ async def passthrough(
             raise ProxyError(
                 413, f"The request body exceeds the limit of {limit} bytes.", code="body_too_large"
             ) from None
+        if limited is not None and limited.client_gone:
+            ctx.client_gone = True  # counted 499; the answer below reaches no one
         raise
 
 

@@ -6,12 +6,13 @@ import asyncio
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from cache.embedder import SentenceTransformerEmbedder
@@ -53,17 +54,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ServedAsDeployed(TestServer):
+    """A TestServer whose handlers run as under `web.run_app` (proxy/cli.py, the
+    simulator's CLI): a client that hangs up does not cancel its handler. aiohttp's
+    TestServer turns handler_cancellation on, so tests saw hang-ups no deployment sees."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
+
+
 @pytest.fixture
-async def start_simulator(aiohttp_server: Any) -> ServerFactory:
+async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[TestServer]]]:
+    """Start an app on loopback as it runs when deployed; closed after the test."""
+    servers: list[TestServer] = []
+
+    async def start(app: web.Application) -> TestServer:
+        server = ServedAsDeployed(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in reversed(servers):
+        await server.close()
+
+
+@pytest.fixture
+async def start_simulator(serve: Any) -> ServerFactory:
     async def start(**overrides: Any) -> TestServer:
         settings = SimulatorSettings(**{**FAST, **overrides})
-        return await aiohttp_server(build_simulator(settings), host="127.0.0.1")
+        return await serve(build_simulator(settings))
 
     return start
 
 
 @pytest.fixture
-async def start_proxy(aiohttp_server: Any, tmp_path: Path) -> ServerFactory:
+async def start_proxy(serve: Any, tmp_path: Path) -> ServerFactory:
     async def start(
         upstream: TestServer | str, embedder: Any = None, **overrides: Any
     ) -> TestServer:
@@ -73,7 +100,7 @@ async def start_proxy(aiohttp_server: Any, tmp_path: Path) -> ServerFactory:
         overrides.setdefault("watch_interval", 0.05)
         overrides.setdefault("data_dir", tmp_path / "data")
         settings = Settings(upstream=url, **overrides)
-        return await aiohttp_server(build_app(settings, embedder=embedder), host="127.0.0.1")
+        return await serve(build_app(settings, embedder=embedder))
 
     return start
 

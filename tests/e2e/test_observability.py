@@ -336,6 +336,117 @@ async def test_a_client_leaving_a_download_is_no_upstream_error(
     assert not has_sample(m, "videocache_requests_total", status="502")
 
 
+async def hang_up_after(port: int, raw: bytes, read: int = 0, wait: float = 0.0) -> bytes:
+    """Send `raw` on a fresh connection, read `read` bytes (or wait `wait` s), then reset
+    the connection: a client that went away."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    got = await reader.readexactly(read) if read else b""
+    await asyncio.sleep(wait)
+    writer.transport.abort()
+    return got
+
+
+async def requests_recorded(proxy: TestServer, route: str, status: str) -> Samples:
+    for _ in range(100):
+        m = samples(await scrape(proxy))
+        if has_sample(m, "videocache_requests_total", route=route, status=status):
+            return m
+        await asyncio.sleep(0.05)
+    seen = {k: v for k, v in m.items() if k[0] == "videocache_requests_total"}
+    raise AssertionError(f"no {status} recorded for {route}: {seen}")
+
+
+async def test_cached_content_is_recorded_as_it_was_sent(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    """The status a cached file decides as it is sent (206, 304, 416) and a client that
+    leaves in the middle were recorded as 200 with the whole file (or nothing) counted:
+    the record was made before the file went out."""
+    sim = await start_simulator(content_bytes=30_000_000)
+    proxy = await start_proxy(sim, cache_variants=["video"])
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a glacier calving into the sea")
+    await settle(proxy)
+    route = "/v1/videos/{id}/content"
+    url = proxy.make_url(f"/v1/videos/{first.id}/content")
+    auth = {"Authorization": "Bearer sk-alice"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers=auth) as r:
+            etag, size = r.headers["ETag"], len(await r.read())
+        for extra, want in (
+            ({"Range": "bytes=0-99"}, 206),
+            ({"If-None-Match": etag}, 304),
+            ({"Range": f"bytes={size}-"}, 416),
+        ):
+            async with http.get(url, headers={**auth, **extra}) as r:
+                assert r.status == want
+    raw = (
+        f"GET /v1/videos/{first.id}/content HTTP/1.1\r\nHost: x\r\n"
+        "Authorization: Bearer sk-alice\r\n\r\n"
+    ).encode()
+    await hang_up_after(proxy.port or 0, raw, read=2_000_000)
+    m = await requests_recorded(proxy, route, "499")
+    counts = {
+        code: value(m, "videocache_requests_total", route=route, status=code)
+        for code in ("200", "206", "304", "416", "499")
+    }
+    assert counts == {"200": 1, "206": 1, "304": 1, "416": 1, "499": 1}
+    # The whole file once, 100 bytes, and what reached the client that left: more than it
+    # read, less than the file.
+    sent = value(m, "videocache_content_bytes_total", source="cache") - size - 100
+    assert 2_000_000 <= sent < size
+    await alice.close()
+
+
+async def test_clients_that_hang_up_are_counted_499_not_as_errors(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    """A create whose client left while the upstream answered was counted 200; an upload
+    cut short, 500 with a traceback (create) or 502 and an upstream error (a relayed
+    path). Each is a client that went away: 499, and no upstream error."""
+    sim = await start_simulator(slow_ms=600)
+    proxy = await start_proxy(sim)
+    port = proxy.port or 0
+    body = b'{"prompt": "a kite over the dunes"}'
+    create = (
+        b"POST /v1/videos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-alice\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    await hang_up_after(port, create, wait=0.2)
+    await requests_recorded(proxy, "/v1/videos", "499")
+
+    def upload(path: bytes) -> bytes:  # 5 MB announced, 1 MB sent
+        head = (
+            b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-alice\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000000\r\n\r\n"
+        )
+        return (
+            head
+            + b'--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx\r\n'
+            + (
+                b'--b\r\nContent-Disposition: form-data; name="input_reference"; '
+                b'filename="a.png"\r\nContent-Type: image/png\r\n\r\n' + b"\0" * 1_000_000
+            )
+        )
+
+    await hang_up_after(port, upload(b"/v1/videos"), wait=0.2)
+    await hang_up_after(port, upload(b"/v1/videos/edits"), wait=0.2)
+    m = await requests_recorded(proxy, "/v1/videos/edits", "499")
+    assert value(m, "videocache_requests_total", route="/v1/videos", status="499") == 2
+    for route in ("/v1/videos", "/v1/videos/edits"):
+        for status in ("200", "500", "502"):
+            assert not has_sample(m, "videocache_requests_total", route=route, status=status)
+    kinds = {
+        k: value(m, "videocache_upstream_errors_total", kind=k) for k in ("refused", "timeout")
+    }
+    assert kinds == {"refused": 0, "timeout": 0}
+    # The create still reached the upstream once: its job is watched and cached as usual.
+    await settle(proxy)
+    assert len([r for r in sim.app[SIM_STATE].requests if r.raw_path == "/v1/videos"]) == 1
+
+
 # -- access log --------------------------------------------------------------------------
 
 
