@@ -1,8 +1,9 @@
 """Raw request/response capture for ``extra_fields.raw_request`` / ``raw_response``.
 
 Captures are plain JSON-serialisable dicts, built from bytes the proxy already holds (no I/O).
-Secrets are redacted (headers, credential-named JSON keys and form fields, ``key``-like query
-parameters); file parts and data: URLs are described by size and SHA-256, never copied.
+Secrets are redacted (headers, JSON keys, form fields and query parameters named like a
+credential: metrics.redact.is_secret_key); file parts and data: URLs are described by size
+and SHA-256, never copied.
 
 Shape::
 
@@ -37,8 +38,6 @@ from metrics.redact import (
 
 Headers = Mapping[str, Any] | Iterable[tuple[str, Any]] | None
 
-# Query parameters that carry credentials on some gateways (?key= on Gemini, ?api-key=).
-_SECRET_QUERY = frozenset({"key", "api-key", "api_key", "apikey", "access_token", "token"})
 _PARAM = re.compile(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
 
 
@@ -172,14 +171,15 @@ def _part_headers(head: bytes) -> dict[str, str]:
 
 def _redact_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(k.lower() in _SECRET_QUERY or is_secret_key(k) for k, _ in pairs):
+    # Query parameters that carry credentials (?key= on Gemini, ?api-key=, ?sig= in an Azure
+    # SAS, ?subscription-key= on API Management) are named like any other credential.
+    if not any(is_secret_key(k) for k, _ in pairs):
         return query
-    return urlencode(
-        [(k, REDACTED if k.lower() in _SECRET_QUERY or is_secret_key(k) else v) for k, v in pairs]
-    )
+    return urlencode([(k, REDACTED if is_secret_key(k) else v) for k, v in pairs])
 
 
 def redact_path(path: str) -> str:
-    """A request target with credential-like query parameters (`key`, `api-key`, ...) redacted."""
+    """A request target with credential-named query parameters (`key`, `api-key`, `sig`,
+    `access_key`, ...: metrics.redact.is_secret_key) redacted."""
     base, sep, query = path.partition("?")
     return f"{base}?{_redact_query(query)}" if sep else path

@@ -35,29 +35,86 @@ SECRET_HEADERS = frozenset(
         "set-cookie",
     }
 )
-# Field names (headers, log keys, JSON keys, form fields), compared after lower-casing and
-# turning "-" into "_". Covers every name in SECRET_HEADERS.
-_SECRET_KEYS = frozenset(
+# Credential NAMES (headers, log keys, JSON keys, form fields, query parameters) are
+# recognised by pattern, not by an exact list, so a gateway's own spelling (`access_key`,
+# `Ocp-Apim-Subscription-Key`, `authToken`, `?sig=`) is caught too. A name is split into
+# lower-case words: at "-", "_", "." and any other punctuation, and at camelCase humps
+# (`authToken` -> auth, token). It names a credential when (see _is_secret_name):
+# - it is one of _SECRET_EXACT (names that are not built from the words below), or
+# - any word is one of _SECRET_WORDS (`client_secret`, `db_password_file`, `set-cookie`),
+#   or a run-together form ending in one (`clientsecret`, `accesstoken`), or
+# - a word of _CREDENTIAL_TAILS (key, token, sig, auth, ...) is the last word, or is
+#   followed only by filler words (`key_value`, `token_b64`), or comes right after a word
+#   of _CREDENTIAL_QUALIFIERS (`access_key_id`, `api_tokens`).
+# Plural "tokens" alone is a count (`input_tokens`, `x-ratelimit-remaining-tokens`) and
+# stays. A few names ending in "key" that are known not to be credentials stay visible
+# (_NOT_SECRET); when in doubt a name is redacted: a false positive costs a log field, a
+# miss leaks a credential.
+_SECRET_EXACT = frozenset({"x_bf_vk", "vk"})
+_SECRET_WORDS = frozenset(
     {
-        "authorization",
-        "proxy_authorization",
-        "api_key",
-        "apikey",
-        "x_api_key",
-        "x_goog_api_key",
-        "x_bf_vk",
-        "x_litellm_api_key",
-        "cookie",
-        "set_cookie",
-        "password",
         "secret",
-        "client_secret",
-        "access_token",
-        "refresh_token",
-        "admin_token",
+        "secrets",
+        "password",
+        "passwords",
+        "passwd",
+        "passphrase",
+        "pwd",
+        "credential",
+        "credentials",
+        "apikey",
+        "apikeys",
+        "cookie",
+        "cookies",
+        "authorization",
+        "signature",
+        "privatekey",
     }
 )
-_SECRET_SUFFIXES = ("_api_key", "_secret", "_password")
+# Run-together words ending in one of these name a credential ("clientsecret").
+_SECRET_ENDINGS = (
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "credential",
+    "credentials",
+    "apikey",
+    "token",
+    "signature",
+)
+_CREDENTIAL_TAILS = frozenset({"key", "keys", "token", "sig", "auth", "jwt", "bearer"})
+_CREDENTIAL_QUALIFIERS = frozenset(
+    {
+        "access",
+        "account",
+        "admin",
+        "api",
+        "auth",
+        "bearer",
+        "client",
+        "encryption",
+        "master",
+        "personal",
+        "private",
+        "refresh",
+        "secret",
+        "security",
+        "service",
+        "session",
+        "shared",
+        "signing",
+        "subscription",
+    }
+)
+# Words that may follow a credential word without making it something else ("key_value").
+_FILLER = frozenset(
+    {"value", "val", "str", "string", "data", "raw", "hex", "b64", "base64", "header", "param"}
+)
+# Named like a credential, but not one: Bifrost's cache switch, SDK retry ids, sort fields.
+_NOT_SECRET = frozenset({"cache_key", "x_bf_cache_key", "idempotency_key", "sort_key"})
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _AUTH_KEYS = frozenset({"authorization", "proxy_authorization"})
 
 # "Bearer abc", "Basic abc": keep the scheme. A cookie ("a=b; c=d") has no scheme.
@@ -79,14 +136,48 @@ def _norm(key: str) -> str:
     return key.strip().lower().replace("-", "_")
 
 
+def _words(key: str) -> list[str]:
+    return [w for w in _WORD_SPLIT.split(_CAMEL_HUMP.sub("_", key.strip()).lower()) if w]
+
+
+def _names_key(word: str) -> bool:
+    """A run-together credential word: "accesstoken", "clientsecret", "subscriptionkey"."""
+    if word in _SECRET_WORDS:
+        return True
+    if word.endswith(_SECRET_ENDINGS) and word not in _CREDENTIAL_TAILS:
+        return True  # "token" alone is a tail word: `token_type` is not a credential
+    for tail in ("key", "keys"):
+        if word.endswith(tail) and word[: -len(tail)] in _CREDENTIAL_QUALIFIERS:
+            return True
+    return False
+
+
 @functools.lru_cache(maxsize=4096)
 def _is_secret_name(key: str) -> bool:
-    name = _norm(key)
-    return name in _SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
+    words = _words(key)
+    if not words:
+        return False
+    name = "_".join(words)
+    if name in _NOT_SECRET:
+        return False
+    if name in _SECRET_EXACT:
+        return True
+    for i, word in enumerate(words):
+        if _names_key(word):
+            return True
+        if word in _CREDENTIAL_TAILS and (
+            all(w in _FILLER or w.isdigit() for w in words[i + 1 :])
+            or (i > 0 and words[i - 1] in _CREDENTIAL_QUALIFIERS)
+        ):
+            return True
+        if word == "tokens" and i > 0 and words[i - 1] in _CREDENTIAL_QUALIFIERS:
+            return True
+    return False
 
 
 def is_secret_key(key: object) -> bool:
-    """Whether a header/field/log key names a credential."""
+    """Whether a header/field/log key or query parameter names a credential (by pattern:
+    `api_key`, `X-Auth-Token`, `subscription-key`, `clientSecret`, `sig`, ...)."""
     return isinstance(key, str) and _is_secret_name(key)
 
 
