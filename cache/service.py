@@ -236,9 +236,10 @@ class CacheService:
                 # Its job is joined even if already completed (a synchronous upstream).
                 inflight = await asyncio.shield(leader)
                 if inflight is None:
-                    # No job came of it (an upstream error, a hit after all): look once
-                    # more, then go alone, never queue behind leader after leader.
-                    lead = False
+                    # No job came of it (an upstream error, a hit after all): look again.
+                    # The first waiter back leads, the rest wait on it: going side by side
+                    # instead sent them all upstream at once, each a paid job when the
+                    # leader's error was a passing one (a 429 among them).
                     continue
             if inflight is not None:
                 result.kind, result.job = "joined", inflight

@@ -48,15 +48,24 @@ async def test_identical_leading_lookups_wait_for_the_leaders_job(tmp_path: Path
     cache.close()
 
 
-async def test_waiters_go_alone_when_the_leader_made_no_job(tmp_path: Path) -> None:
+async def test_one_waiter_leads_when_the_leader_made_no_job(tmp_path: Path) -> None:
     cache = service(tmp_path)
     leader = await cache.lookup(request(), CacheControls(), lead=True)
-    waiting = asyncio.ensure_future(cache.lookup(request(), CacheControls(), lead=True))
+    waiting = [
+        asyncio.ensure_future(cache.lookup(request(), CacheControls(), lead=True)) for _ in range(3)
+    ]
     await asyncio.sleep(0.01)
-    cache.settle(leader)  # e.g. the upstream refused the create
-    again = await asyncio.wait_for(waiting, 1.0)
-    # It goes alone: waiting behind leader after leader would serialise every retry.
-    assert again.kind == "miss" and not again.leading
+    cache.settle(leader)  # e.g. the upstream refused the create (a 429)
+    await asyncio.sleep(0.01)
+    # The first waiter back leads; the others wait on it rather than all going upstream,
+    # where each would be a paid job.
+    done = [task for task in waiting if task.done()]
+    assert len(done) == 1
+    again = done[0].result()
+    assert again.kind == "miss" and again.leading
+    job = cache.remember_miss(again, {"id": "video_up3", "status": "queued"}, CacheControls())
+    rest = [await asyncio.wait_for(task, 1.0) for task in waiting if task is not done[0]]
+    assert [(r.kind, r.job.id if r.job else None) for r in rest] == [("joined", job.id)] * 2
     # no-store requests neither lead nor wait: their video is shared with no one
     loner = await cache.lookup(request(), CacheControls(no_store=True), lead=True)
     assert loner.kind == "miss" and not loner.leading
