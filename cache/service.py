@@ -476,6 +476,7 @@ class CacheService:
         """Remove one entry on request (the admin API), counted as an eviction "deleted"."""
         entry = self._drop_entry(entry_id)
         if entry is not None:
+            self.evictions += 1
             self._on_evict("deleted", 1)
         return entry
 
@@ -519,6 +520,7 @@ class CacheService:
         """Remove entries on request (a purge, a delete), counted as evictions "deleted"."""
         deleted = sum(1 for entry_id in ids if self._drop_entry(entry_id) is not None)
         if deleted:
+            self.evictions += deleted  # as the metric counts them (reason "deleted")
             self._on_evict("deleted", deleted)
         return deleted
 

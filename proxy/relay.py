@@ -56,7 +56,8 @@ async def stream_response(
                 return response
             sent += len(chunk)
     finally:
-        if ctx.route.request_type == "video_download":
+        # Content only: an error's JSON envelope on the content route is not video served.
+        if ctx.route.request_type == "video_download" and upstream.status < 400:
             ctx.state.observe_content_bytes("upstream", sent)
     await response.write_eof()
     return response

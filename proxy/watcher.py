@@ -157,6 +157,7 @@ class Watcher:
         task = asyncio.get_running_loop().create_task(self._follow(job_id))
         self._tasks[job_id] = task
         self._status[job_id] = "queued"
+        self.state.observe_watched()  # from the start, not at its first poll
         task.add_done_callback(lambda _t, j=job_id: self._forget(j))
 
     def _forget(self, job_id: str) -> None:
@@ -342,6 +343,8 @@ class Watcher:
                 self._finishing.setdefault(job_id, asyncio.Event())
                 cache.put_job(replace(job, status="in_progress"))
                 job.status = "completed"
+                self._status[job_id] = "completed"  # done upstream, downloading
+                self.state.observe_watched()
                 await self._complete(job, video)
                 return
             job.status = (
@@ -390,6 +393,8 @@ class Watcher:
         assert cache is not None
         job.status = status
         cache.put_job(job)
+        if job.id in self._status:  # until its watch ends (_forget)
+            self._status[job.id] = status
         self.state.observe_watched()
 
     def _cacheable(self, job: JobRecord, video: dict[str, Any]) -> bool:

@@ -447,6 +447,54 @@ async def test_clients_that_hang_up_are_counted_499_not_as_errors(
     assert len([r for r in sim.app[SIM_STATE].requests if r.raw_path == "/v1/videos"]) == 1
 
 
+async def test_gauges_and_counters_agree_with_what_happened(
+    start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    """Three reviewed disagreements: the watched-jobs gauge read 0 until a job's first poll
+    and "queued" while its video downloaded; upstream error bodies on the content route
+    counted as video bytes; admin stats left deletions out of the evictions /metrics counts."""
+    sim = await start_simulator(job_seconds=100.0, content_bytes=3_000_000, content_rate=6_000_000)
+    proxy = await start_proxy(sim, admin_token="t", cache_variants=["video"])
+    alice = client(proxy)
+    first = await alice.videos.create(prompt="a tram in the rain")
+
+    def watched(m: Samples) -> dict[str, float]:
+        return {
+            s: value(m, "videocache_watched_jobs", status=s)
+            for s in ("queued", "in_progress", "completed")
+            if value(m, "videocache_watched_jobs", status=s)
+        }
+
+    assert watched(samples(await scrape(proxy))) == {"queued": 1}  # at once
+    seen: set[str] = set()
+    watcher = proxy.app[STATE].watcher
+    assert watcher is not None
+    while watcher.active:
+        seen |= set(watched(samples(await scrape(proxy))))
+        await asyncio.sleep(0.02)
+    assert "completed" in seen  # done upstream, while its 0.5 s download ran
+
+    with pytest.raises(openai.NotFoundError):
+        await alice.videos.download_content("video_nope")
+    m = samples(await scrape(proxy))
+    assert value(m, "videocache_content_bytes_total", source="upstream") == 0
+
+    auth = {"Authorization": "Bearer t"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url("/admin/cache/entries"), headers=auth) as r:
+            (entry,) = (await r.json())["data"]
+        url = proxy.make_url(f"/admin/cache/entries/{entry['id']}")
+        async with http.delete(url, headers=auth) as r:
+            assert r.status in (200, 204)
+        async with http.get(proxy.make_url("/admin/cache/stats"), headers=auth) as r:
+            stats = await r.json()
+    m = samples(await scrape(proxy))
+    total = sum(v for (n, _), v in m.items() if n == "videocache_cache_evictions_total")
+    assert stats["evictions"] == total == 1
+    assert first.id
+    await alice.close()
+
+
 # -- access log --------------------------------------------------------------------------
 
 
