@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ MAX_BACKOFF = 60.0
 VARIANT_ATTEMPTS = 4
 # A job still not finished after a day (or never reachable again) stops being watched.
 GIVE_UP_AFTER = 24 * 3600.0
+# How long an upstream keeps a finished video's content when it does not say (OpenAI: 1 h).
+ASSETS_KEPT = 3600.0
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 _TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
 # Room made at a time for a download without a Content-Length.
@@ -70,11 +73,33 @@ class Downloaded:
 
 class DownloadFailed(Exception):
     """A download that did not end in a whole file. `retryable`: the upstream may answer
-    differently soon (a 429, a 5xx, a short body), unlike a 404 for a variant it lacks."""
+    differently soon (a 429, a 5xx, a short body), unlike a 404 for a variant it lacks;
+    `retry_after`: the seconds it asked for (Retry-After, retry-after-ms)."""
 
-    def __init__(self, message: str, retryable: bool = True) -> None:
+    def __init__(
+        self, message: str, retryable: bool = True, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name, "")
+        if value.replace(".", "", 1).isdigit():
+            return float(value) * scale
+    return None
+
+
+def _assets_expire(video: dict[str, Any]) -> float:
+    """Until when the upstream keeps a finished video's content: its `expires_at`, else
+    an hour (OpenAI's), never more than a day."""
+    now = time.time()
+    expires = video.get("expires_at")
+    if isinstance(expires, int | float) and not isinstance(expires, bool) and expires > now:
+        return min(float(expires), now + GIVE_UP_AFTER)
+    return now + ASSETS_KEPT
 
 
 class TooLarge(Exception):
@@ -432,6 +457,7 @@ class Watcher:
         assert cache is not None
         log = self.state.log.bind(job_id=job.id)
         attempts = 0
+        deadline = _assets_expire(video)
         while True:
             try:
                 got = await self._download(job, pinned)
@@ -444,11 +470,19 @@ class Watcher:
                 return
             except (DownloadFailed, ProxyError) as exc:
                 attempts += 1
-                if attempts >= 5:
+                # An upstream refusing for now (429, 5xx, a cut body, a timeout) is retried
+                # for as long as it keeps the video: giving up after five tries (a minute)
+                # meant paying for the next identical request. Anything else: five tries.
+                passing = not isinstance(exc, DownloadFailed) or exc.retryable
+                now = time.time()
+                if (attempts >= 5 and not passing) or (passing and now >= deadline):
                     log.warning("download_failed", error=str(exc), attempts=attempts)
                     self._finish(job, "completed")
                     return
-                await asyncio.sleep(backoff(self.state.settings.watch_interval, attempts))
+                delay = backoff(self.state.settings.watch_interval, attempts)
+                if isinstance(exc, DownloadFailed) and exc.retry_after is not None:
+                    delay = max(delay, min(MAX_BACKOFF, exc.retry_after))
+                await asyncio.sleep(max(0.0, min(delay, deadline - now)) if passing else delay)
         if cache.get_job(job.id) is None:  # deleted by its client while downloading
             self._release(pinned)
             cache.discard_blobs(list(got.blobs.values()))
@@ -542,6 +576,7 @@ class Watcher:
                 raise DownloadFailed(
                     f"{variant}: upstream answered {resp.status}",
                     retryable=resp.status == 429 or resp.status >= 500,
+                    retry_after=_retry_after(resp.headers),
                 )
             expected = resp.content_length
             if expected is not None and expected > cache.blobs.max_bytes:

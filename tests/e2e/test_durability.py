@@ -257,6 +257,28 @@ async def test_downloads_in_progress_count_against_cache_max_bytes(
     await alice.close()
 
 
+async def test_a_download_is_retried_while_the_upstream_keeps_the_video(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    """The watcher gave up on a finished video after five failed downloads (about a minute
+    at the default interval; 1.5 s here): once the upstream recovered, the next identical
+    create paid for a second job. It now retries until the video's content expires."""
+    sim = await start_simulator(truncate_content=True)
+    proxy = await start_proxy(sim, cache_variants=["video"])
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    await alice.videos.create(prompt="a heron in the reeds")
+    await asyncio.sleep(2.5)  # five cut downloads and more
+    sim.app[SIM_STATE].settings.truncate_content = False
+    await settle(proxy)
+    again = await alice.videos.with_raw_response.create(prompt="a heron in the reeds")
+    assert again.headers["x-cache"] == "HIT"
+    creates = [r for r in sim.app[SIM_STATE].requests if r.raw_path == "/v1/videos"]
+    assert len(creates) == 1
+    downloads = [r for r in sim.app[SIM_STATE].requests if "/content" in r.raw_path]
+    assert len(downloads) > 5
+    await alice.close()
+
+
 async def test_a_disk_that_fails_ends_the_job_instead_of_stranding_it(
     start_proxy: ServerFactory, start_simulator: ServerFactory, tmp_path: Path
 ) -> None:
