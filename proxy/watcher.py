@@ -339,9 +339,9 @@ class Watcher:
             except ProxyError as exc:
                 failures += 1
                 delay = backoff(interval, failures) * (0.5 + random.random() / 2)
-                retry_after = exc.headers.get("retry-after", "")
-                if retry_after.replace(".", "", 1).isdigit():
-                    delay = max(delay, min(MAX_BACKOFF, float(retry_after)))
+                retry_after = _retry_after(exc.headers)
+                if retry_after is not None:
+                    delay = max(delay, min(MAX_BACKOFF, retry_after))
                 if exc.status in (401, 403, 404):
                     if exc.status == 404:
                         self._finish(job, "failed")
