@@ -433,6 +433,17 @@ class JobStore:
                 break
         return found
 
+    def add_join(self, job_id: str) -> None:
+        """A create joined the pending job `job_id`: a generation it saves once that job's
+        video is done (take_joins). Kept on disk, so joins made before a restart count
+        when the job completes after it."""
+        self._cache.incr(f"joins:{job_id}")
+
+    def take_joins(self, job_id: str) -> int:
+        """How many creates joined `job_id` since the last call, forgetting them."""
+        count = self._cache.pop(f"joins:{job_id}", default=0)
+        return count if isinstance(count, int) else 0
+
     def remember_cursor(self, owner: str, order: Order, last_id: str, state: Any) -> None:
         """Where a merged list page that ended at `last_id` left each of its two sources."""
         self._cache.set(f"cursor:{owner}:{order}:{last_id}", state, expire=CURSOR_RETENTION)

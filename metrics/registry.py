@@ -256,19 +256,19 @@ class Metrics:
         # Savings
         self.video_seconds_saved = Counter(
             "videocache_video_seconds_saved_total",
-            "Seconds of video served from cache instead of generated.",
+            "Seconds of video not generated again: cache hits, and joins of a job that completed.",
             ["model"],
             registry=reg,
         )
         self.dollars_saved = Counter(
             "videocache_dollars_saved_total",
-            "Estimated dollars not spent upstream thanks to cache hits.",
+            "Estimated dollars not spent upstream: cache hits, and joins of a job that completed.",
             ["model"],
             registry=reg,
         )
         self.unpriced_hits = Counter(
             "videocache_unpriced_hits_total",
-            "Cache hits for a model with no price in the price table.",
+            "Cache hits and joins for a model with no price in the price table.",
             ["model"],
             registry=reg,
         )
@@ -334,7 +334,7 @@ class Metrics:
         self._cache_stats.source = source
 
     def record_saved(self, model: str | None, size: str | None, video_seconds: float) -> float:
-        """A cache hit served ``video_seconds`` of video: count the seconds and the dollars
+        """A hit or a completed join saved ``video_seconds`` of video: count them and the dollars
         not spent. Returns the dollars; models without a price count as unpriced hits."""
         label = bounded(model, self._priced_models)
         self.video_seconds_saved.labels(label).inc(video_seconds)

@@ -329,9 +329,24 @@ def joined_response(ctx: RequestContext, lookup: Lookup, prompt: str, owner: str
     }
     job.request_params = {"remixed_from": ctx.remixed_from}
     cache.put_job(job)
+    _count_join(ctx, source)
     ctx.log_fields["video_id"] = job.id
     headers = {**_cache_headers(lookup), **_poll_after(ctx, source, video)}
     return json_reply(ctx, video, headers=headers)
+
+
+def _count_join(ctx: RequestContext, source: JobRecord) -> None:
+    """A join saves a generation once the job it joined has its video: now if the upstream
+    is done with it already, else when the watcher sees it complete (it takes the count
+    kept with the job). A job that ends without a video saved its joins nothing."""
+    cache, watcher = ctx.state.cache, ctx.state.watcher
+    assert cache is not None
+    current = cache.jobs.get(source.id)
+    done = watcher is not None and watcher.done_upstream(source.id)
+    if done or (current is not None and current.status == "completed"):
+        ctx.state.observe_saving(source)
+    elif current is not None and current.pending:
+        cache.jobs.add_join(source.id)
 
 
 def _poll_after(

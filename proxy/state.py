@@ -16,7 +16,7 @@ from proxy.upstream import Upstream
 
 if TYPE_CHECKING:
     from cache.service import CacheService, Lookup
-    from cache.stores import CacheEntry
+    from cache.stores import CacheEntry, JobRecord
     from proxy.watcher import Watcher
 
 
@@ -45,12 +45,14 @@ class AppState:
         searched = lookup.embedding is not None and lookup.similarity is not None
         self.metrics.cache_lookup(lookup.kind, lookup.similarity if searched else None)
 
-    def observe_saving(self, entry: CacheEntry) -> None:
+    def observe_saving(self, saved: CacheEntry | JobRecord, count: int = 1) -> None:
+        """`count` generations like `saved` (a hit's entry, a joined job) not paid for."""
         try:
-            seconds = float(entry.seconds)
+            seconds = float(saved.seconds)
         except ValueError:
             seconds = 0.0
-        self.metrics.record_saved(entry.model, entry.size, seconds)
+        for _ in range(count):  # each is an unpriced hit when its model has no price
+            self.metrics.record_saved(saved.model, saved.size, seconds)
 
     def observe_content_bytes(self, source: str, nbytes: int) -> None:
         self.metrics.content_sent(source, nbytes)

@@ -253,6 +253,10 @@ class Watcher:
         if wake is not None:
             wake.set()  # its loop finds the job no longer pending and stops
 
+    def done_upstream(self, job_id: str) -> bool:
+        """Whether the watched job `job_id` has its video upstream (it may be downloading)."""
+        return job_id in self._finishing
+
     async def wait_finished(self, job_id: str, timeout: float) -> bool:
         """For a job whose video is done upstream: wait until it is published or given up
         (at most `timeout`). False at once for any other job, or on timeout."""
@@ -314,6 +318,18 @@ class Watcher:
             finishing = self._finishing.pop(job_id, None)
             if finishing is not None:
                 finishing.set()
+            self._forget_joins(job_id)
+
+    def _forget_joins(self, job_id: str) -> None:
+        """A job that ended without a video (completing took the count) saved its joins
+        nothing. A watch stopped by a shutdown keeps them for the next process."""
+        cache = self.state.cache
+        if cache is None:
+            return
+        with contextlib.suppress(Exception):  # a failing data dir: the count is only metrics
+            ended = cache.jobs.get(job_id)
+            if ended is None or not ended.pending:
+                cache.jobs.take_joins(job_id)
 
     async def _follow_until_done(self, job_id: str) -> None:
         cache = self.state.cache
@@ -367,6 +383,8 @@ class Watcher:
                 # pending, and so joinable, until the video is published.
                 self._finishing.setdefault(job_id, asyncio.Event())
                 cache.put_job(replace(job, status="in_progress"))
+                # Each create that joined it got its video without a generation of its own.
+                self.state.observe_saving(job, cache.jobs.take_joins(job_id))
                 job.status = "completed"
                 self._status[job_id] = "completed"  # done upstream, downloading
                 self.state.observe_watched()

@@ -270,6 +270,19 @@ def test_no_store_jobs_are_not_joinable(tmp_path: Path) -> None:
     assert jobs.pending() == [] and jobs.get("video_up1") is None
 
 
+def test_joins_of_a_job_are_counted_on_disk_until_taken(tmp_path: Path) -> None:
+    # A restart between the joins and the job's completion must not lose them.
+    jobs = JobStore(tmp_path)
+    jobs.put(job())
+    jobs.add_join("video_up1")
+    jobs.add_join("video_up1")
+    jobs.close()
+    jobs = JobStore(tmp_path)
+    assert jobs.take_joins("video_up2") == 0
+    assert jobs.take_joins("video_up1") == 2
+    assert jobs.take_joins("video_up1") == 0  # taken once
+
+
 def test_a_writer_can_pin_what_it_commits(tmp_path: Path) -> None:
     # Pinned in the same step as it becomes visible: no moment in which another job's
     # eviction or a purge could take a download that is about to be published.

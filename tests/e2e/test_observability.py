@@ -238,6 +238,48 @@ async def test_cache_metrics_move_with_each_lookup_result(
     await alice.close()
 
 
+async def test_a_join_counts_as_saved_once_the_job_it_joined_has_its_video(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    sim = await start_simulator(speed=10.0)  # a job takes 2 s: the joins arrive during it
+    proxy = await start_proxy(sim)
+    alice = client(proxy)
+
+    async def saved() -> tuple[float, float]:
+        parsed = samples(await scrape(proxy))
+        return (
+            value(parsed, "videocache_dollars_saved_total", model="sora-2"),
+            value(parsed, "videocache_video_seconds_saved_total", model="sora-2"),
+        )
+
+    prompt = "Two herons landing on a frozen pond, slow motion"
+    first, headers = await create_raw(alice, prompt=prompt, model="sora-2", seconds="4")
+    assert headers["x-cache"] == "MISS"
+    for _ in range(2):
+        _, headers = await create_raw(alice, prompt=prompt, model="sora-2", seconds="4")
+        assert headers["x-cache"] == "JOINED"
+    # Nothing saved yet: a job that fails gives its joins nothing.
+    assert await saved() == (0.0, 0.0)
+    assert (await alice.videos.poll(first.id, poll_interval_ms=50)).status == "completed"
+    await settle(proxy)
+    dollars, seconds = await saved()
+    assert dollars == pytest.approx(2 * 0.40) and seconds == pytest.approx(2 * 4.0)
+
+    # A job that fails: its join saved nothing, now or later.
+    sim.app[SIM_STATE].settings.fail_next = 1
+    other = "A lighthouse beam sweeping over a stormy sea at night"
+    doomed, headers = await create_raw(alice, prompt=other, model="sora-2", seconds="4")
+    assert headers["x-cache"] == "MISS"
+    _, headers = await create_raw(alice, prompt=other, model="sora-2", seconds="4")
+    assert headers["x-cache"] == "JOINED"
+    assert (await alice.videos.poll(doomed.id, poll_interval_ms=50)).status == "failed"
+    await settle(proxy)
+    assert await saved() == (pytest.approx(0.80), pytest.approx(8.0))
+    state = proxy.app[STATE]
+    assert state.cache is not None and state.cache.jobs.take_joins(doomed.id) == 0
+    await alice.close()
+
+
 async def test_upstream_errors_are_counted_by_kind(
     start_proxy: ServerFactory, start_simulator: ServerFactory, tmp_path: Any
 ) -> None:
