@@ -92,6 +92,15 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+def _retry_delay(exc: Exception, attempt: int, interval: float) -> float:
+    """How long to wait before download try `attempt` + 1: the watcher's backoff, or longer
+    when the upstream said so (Retry-After), within MAX_BACKOFF."""
+    delay = backoff(interval, attempt)
+    if isinstance(exc, DownloadFailed) and exc.retry_after is not None:
+        delay = max(delay, min(MAX_BACKOFF, exc.retry_after))
+    return delay
+
+
 def _assets_expire(video: dict[str, Any]) -> float:
     """Until when the upstream keeps a finished video's content: its `expires_at`, else
     an hour (OpenAI's), never more than a day."""
@@ -497,9 +506,7 @@ class Watcher:
                     log.warning("download_failed", error=str(exc), attempts=attempts)
                     self._finish(job, "completed")
                     return
-                delay = backoff(self.state.settings.watch_interval, attempts)
-                if isinstance(exc, DownloadFailed) and exc.retry_after is not None:
-                    delay = max(delay, min(MAX_BACKOFF, exc.retry_after))
+                delay = _retry_delay(exc, attempts, self.state.settings.watch_interval)
                 await asyncio.sleep(max(0.0, min(delay, deadline - now)) if passing else delay)
         if cache.get_job(job.id) is None:  # deleted by its client while downloading
             self._release(pinned)
@@ -578,7 +585,7 @@ class Watcher:
                 retryable = exc.retryable if isinstance(exc, DownloadFailed) else True
                 if attempt == attempts or not retryable:
                     raise
-                await asyncio.sleep(backoff(self.state.settings.watch_interval, attempt))
+                await asyncio.sleep(_retry_delay(exc, attempt, self.state.settings.watch_interval))
         raise AssertionError("unreachable")
 
     async def _download_variant(self, job: JobRecord, variant: str) -> Fetched:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,8 @@ class RecordedRequest:
     body_len: int = 0
     body_sha256: str = EMPTY_SHA256
     content_type: str = ""
+    # When it arrived (time.time()), so tests can check how a client paced its retries.
+    at: float = field(default_factory=time.time)
 
     @classmethod
     def start(cls, request: web.Request) -> RecordedRequest:
