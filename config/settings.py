@@ -30,6 +30,13 @@ ENV_PREFIX = "VIDEOCACHE_"
 # Environment variables with this prefix that are not settings themselves.
 _ENV_NOT_SETTINGS = frozenset({"VIDEOCACHE_CONFIG"})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # RFC 9110 token, lower-cased
+# What Kubernetes (and Docker links) put in every pod's environment for a Service named
+# videocache: VIDEOCACHE_SERVICE_HOST, VIDEOCACHE_PORT=tcp://10.0.0.11:8080, ... Not
+# settings, and the natural name for the Service: refusing them would stop every pod.
+_SERVICE_LINK_NAME = re.compile(
+    r"VIDEOCACHE_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)"
+)
+_SERVICE_LINK_VALUE = re.compile(r"(tcp|udp|sctp)://", re.IGNORECASE)
 
 
 # Ten years: far beyond any useful cache lifetime (x-cache-ttl is capped there too), and a
@@ -185,6 +192,8 @@ class Settings(BaseModel):
     def _own_metrics_port(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and value == info.data.get("port"):
             raise ValueError(f"must differ from port ({value})")
+        if value is not None and info.data.get("metrics_enabled") is False:
+            raise ValueError("serves /metrics, which metrics_enabled: false switches off")
         return value
 
 
@@ -216,6 +225,10 @@ def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_SETTINGS:
+            continue
+        if _SERVICE_LINK_NAME.fullmatch(name) or (
+            name == "VIDEOCACHE_PORT" and _SERVICE_LINK_VALUE.match(value)
+        ):
             continue
         key = name[len(ENV_PREFIX) :].lower()
         if key not in FIELDS:

@@ -197,10 +197,9 @@ def access_fields(captured: tuple[Any, ...]) -> dict[str, Any]:
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-    # Runs before headers leave, for streamed responses too.
-    request_id = request.get(REQUEST_ID_KEY)
-    if request_id:
-        response.headers["x-request-id"] = request_id
+    # Runs before headers leave, for streamed responses too. (The metrics port has no
+    # middleware to have given the request its id.)
+    response.headers["x-request-id"] = request.get(REQUEST_ID_KEY) or request_id_for(request)
     ctx = request.get(CONTEXT_KEY)
     if ctx is not None:
         timings = [f"upstream;dur={ctx.upstream_elapsed() * 1000:.3f}"]
@@ -232,6 +231,7 @@ async def _start_metrics_port(settings: Settings, state: AppState) -> web.AppRun
     metrics_app = web.Application()
     metrics_app[STATE] = state
     metrics_app.router.add_get("/metrics", metrics_endpoint)
+    metrics_app.on_response_prepare.append(_on_prepare)
     runner = web.AppRunner(metrics_app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.metrics_port).start()
@@ -366,7 +366,8 @@ def build_app(settings: Settings, *, embedder: Embedder | None = None) -> web.Ap
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
-    if settings.metrics_port is None:
+    if settings.metrics_port is None and settings.metrics_enabled:
+        # Switched off, /metrics is relayed like any path the proxy does not serve.
         app.router.add_get("/metrics", metrics_endpoint)
     admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", dispatch)

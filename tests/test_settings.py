@@ -36,6 +36,27 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
     assert settings.cache_credential_headers == ["authorization", "x-tenant-key"]
 
 
+def test_a_kubernetes_service_named_videocache_is_not_read_as_settings() -> None:
+    # What a pod gets for a Service "videocache" with a port named http (enableServiceLinks
+    # defaults to true): none of it is a setting, and none of it stops start-up.
+    env = {
+        "VIDEOCACHE_SERVICE_HOST": "10.0.0.11",
+        "VIDEOCACHE_SERVICE_PORT": "8080",
+        "VIDEOCACHE_SERVICE_PORT_HTTP": "8080",
+        "VIDEOCACHE_PORT": "tcp://10.0.0.11:8080",
+        "VIDEOCACHE_PORT_8080_TCP": "tcp://10.0.0.11:8080",
+        "VIDEOCACHE_PORT_8080_TCP_PROTO": "tcp",
+        "VIDEOCACHE_PORT_8080_TCP_PORT": "8080",
+        "VIDEOCACHE_PORT_8080_TCP_ADDR": "10.0.0.11",
+        "VIDEOCACHE_CACHE_THRESHOLD": "0.9",
+    }
+    settings = load_settings(None, {}, environ=env)
+    assert settings.port == load_settings(None, {}, environ={}).port  # the default
+    assert settings.cache_threshold == 0.9  # real settings beside them still count
+    # The port itself can still be set by the environment.
+    assert load_settings(None, {}, environ={**env, "VIDEOCACHE_PORT": "9000"}).port == 9000
+
+
 @pytest.mark.parametrize(
     ("layers", "needle"),
     [
@@ -60,6 +81,7 @@ def test_env_lists_and_maps(tmp_path: Path) -> None:
         ({"environ": {"VIDEOCACHE_HOST": ""}}, "invalid setting host"),
         ({"overrides": {"embedding_model": "/nonexistent/model"}}, "embedding_model"),
         ({"overrides": {"metrics_port": 8080, "port": 8080}}, "metrics_port"),
+        ({"overrides": {"metrics_port": 9090, "metrics_enabled": False}}, "metrics_port"),
         # Found by an operations review: accepted, then every hit failed, or the watcher
         # never polled.
         ({"environ": {"VIDEOCACHE_CACHE_TTL": "1" + "0" * 20}}, "invalid setting cache_ttl"),

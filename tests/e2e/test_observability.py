@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from metrics.logging import configure_logging
 from proxy.state import STATE
 from simulator.state import SIM_STATE
-from tests.conftest import ServerFactory, base_url, free_port
+from tests.conftest import ServerFactory, base_url, free_port, sim_requests
 from tests.e2e.test_cache import create_raw, settle
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -690,8 +690,13 @@ async def test_access_log_and_metrics_can_be_turned_off(
     await settle(proxy)
     await c.close()
     await asyncio.sleep(LOG_BATCH_WAIT)  # a batched access line would be written by now
-    text = await scrape(proxy)
-    parsed = samples(text)
+    # Nothing is exposed: /metrics is not the proxy's, and goes upstream as any other path.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(proxy.make_url("/metrics")) as r:
+            assert r.status == 404 and "videocache_" not in await r.text()
+    assert [r.raw_path for r in sim_requests(sim)][-1] == "/metrics"
+    state = proxy.app[STATE]
+    parsed = samples(state.metrics.render()[0].decode())
     for name in (
         "videocache_requests_total",
         "videocache_request_duration_seconds_count",
@@ -847,7 +852,11 @@ async def test_metrics_port_serves_metrics_only_there(
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
             assert r.status == 200
+            assert r.headers["x-request-id"].startswith("req_")  # as on every response
             text = await r.text()
+        sent = {"x-request-id": "scrape-7"}
+        async with http.get(f"http://127.0.0.1:{port}/metrics", headers=sent) as r:
+            assert r.headers["x-request-id"] == "scrape-7"
         async with http.get(proxy.make_url("/metrics")) as r:
             main_body = await r.text()
             assert r.status != 200 or "videocache_" not in main_body
