@@ -322,15 +322,26 @@ class CacheService:
         *,
         client_id: str | None = None,
         owner: str = "",
-    ) -> JobRecord:
+    ) -> JobRecord | None:
+        """Record a forwarded create's upstream job (to watch, join and cache it), or None
+        when its id already stands for another job: an upstream whose ids are unique only
+        per key (a gateway over several accounts) can hand two tenants the same one.
+        Replacing the record would give the first job's joins and watcher the second's
+        owner, credential and video; the second job is relayed, never cached instead."""
         fp = lookup.fingerprint
+        job_id = client_id or str(upstream_video["id"])
+        known = self.jobs.get(job_id)
+        if known is not None and not (
+            known.kind == "miss" and known.owner == owner and known.exact_key == lookup.exact_key
+        ):
+            return None
         status = str(upstream_video.get("status") or "queued")
         if status == "completed" and not controls.no_store:
             # Finished at create (a synchronous upstream): the watcher still has to fetch
             # and cache it, and that is pending work, after a restart too.
             status = "in_progress"
         job = JobRecord(
-            id=client_id or str(upstream_video["id"]),
+            id=job_id,
             scope=fp.scope,
             upstream_id=str(upstream_video["id"]),
             kind="miss",

@@ -420,6 +420,10 @@ async def cached_generation(
                 and status in ("queued", "in_progress", "completed")
             ):
                 job = cache.remember_miss(lookup, obj, controls, owner=caller.owner)
+                if job is None:  # its id stands for another job already: relayed only
+                    ctx.state.log.warning("upstream_id_reused", video_id=obj["id"])
+                    ctx.log_fields["video_id"] = obj["id"]
+                    return _cache_headers(lookup)
                 if ctx.remix_source:
                     job.request_params = {"remix_source": ctx.remix_source}
                     if ctx.remixed_from != ctx.remix_source:  # retrieves and lists say so

@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="each video visible only to the Authorization and OpenAI-Project that made it",
     )
     parser.add_argument(
+        "--ids-per-key",
+        action="store_true",
+        help="video ids unique only per key (every key's first is the same); implies --per-key",
+    )
+    parser.add_argument(
         "--content-disposition",
         action="store_true",
         help='content with Content-Disposition: attachment; filename="<id>.mp4" (as LiteLLM)',
@@ -72,6 +77,7 @@ def settings_from_args(args: argparse.Namespace) -> SimulatorSettings:
         content_bytes=args.content_bytes,
         asset_ttl=args.asset_ttl,
         per_key=args.per_key,
+        ids_per_key=args.ids_per_key,
         content_disposition=args.content_disposition,
     )
 

@@ -38,6 +38,17 @@ class Job:
     remixed_from_video_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     owner: str = ""  # who may see it when SimulatorSettings.per_key is on
+    per_key_id: bool = False  # its id is unique only among its owner's (ids_per_key)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Where the store keeps it: by id, and by owner too when ids are per key."""
+        return (self.owner if self.per_key_id else "", self.id)
+
+    @property
+    def media_seed(self) -> str:
+        """What its content is drawn from: two keys' jobs with one id differ."""
+        return f"{self.owner}\n{self.id}" if self.per_key_id else self.id
 
     def phase(self, now: float) -> tuple[str, float]:
         """(status, progress 0..100) at time `now`."""
@@ -87,22 +98,33 @@ class JobStore:
     def __init__(self, settings: SimulatorSettings) -> None:
         self._settings = settings
         self._rng = random.Random(settings.seed)
-        self._jobs: dict[str, Job] = {}  # insertion order is creation order
+        # By (owner, id) when ids are per key, else ("", id); insertion order is creation order.
+        self._jobs: dict[tuple[str, str], Job] = {}
+        self._issued: dict[str, int] = {}  # ids_per_key: jobs created per owner
 
     def __len__(self) -> int:
         return len(self._jobs)
 
-    def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
+    def _scope(self, owner: str) -> str:
+        return owner if self._settings.ids_per_key else ""
 
-    def delete(self, job_id: str) -> Job | None:
-        return self._jobs.pop(job_id, None)
+    def get(self, job_id: str, owner: str = "") -> Job | None:
+        return self._jobs.get((self._scope(owner), job_id))
+
+    def delete(self, job: Job) -> Job | None:
+        return self._jobs.pop(job.key, None)
 
     def all(self) -> list[Job]:
         return list(self._jobs.values())
 
-    def _new_id(self, provider: str) -> str:
-        raw = "video_" + secrets.token_hex(16)
+    def _new_id(self, provider: str, owner: str) -> str:
+        if self._settings.ids_per_key:
+            # Counted per key, as a backend with an id space per account: every key's
+            # first video is video_000...1.
+            self._issued[owner] = self._issued.get(owner, 0) + 1
+            raw = f"video_{self._issued[owner]:032x}"
+        else:
+            raw = "video_" + secrets.token_hex(16)
         if self._settings.flavor == "bifrost":
             # Mimics Gemini-style operation names behind Bifrost: the raw id has a "/",
             # which Bifrost escapes before appending the provider.
@@ -143,7 +165,7 @@ class JobStore:
         owner: str = "",
     ) -> Job:
         job = Job(
-            id=self._new_id(provider),
+            id=self._new_id(provider, owner),
             model=model,
             prompt=prompt,
             size=size,
@@ -155,8 +177,9 @@ class JobStore:
             remixed_from_video_id=remixed_from,
             extra=extra or {},
             owner=owner,
+            per_key_id=self._settings.ids_per_key,
         )
-        self._jobs[job.id] = job
+        self._jobs[job.key] = job
         return job
 
 

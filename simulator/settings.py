@@ -47,6 +47,9 @@ class SimulatorSettings:
     # Each video visible only to the Authorization and OpenAI-Project that created it (as
     # OpenAI keeps each key's and project's videos apart); others get 404.
     per_key: bool = False
+    # Video ids unique only per key (a gateway over several accounts): every key's first
+    # video has the same id. Implies per_key's visibility.
+    ids_per_key: bool = False
     # A list cursor it does not know (a deleted video) answers 404, as a gateway that looks
     # the cursor up may, instead of OpenAI-style's empty page.
     unknown_cursor_404: bool = False
@@ -62,6 +65,10 @@ class SimulatorSettings:
     fail_next: int = 0
     filter_next: int = 0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.ids_per_key:  # one key's video id names another's video too
+            self.per_key = True
 
     @property
     def job_duration(self) -> float:

@@ -45,7 +45,12 @@ def find_job(state: SimulatorState, segment: str, request: web.Request) -> Job |
     """Ids are opaque: decode the raw path segment once, and fall back to it verbatim (a
     client may send an escaped id unescaped-once, e.g. Bifrost's `%2F` ids from curl).
     With per_key, another key's (or project's) video is not found."""
-    return _visible(request, state, state.jobs.get(unquote(segment)) or state.jobs.get(segment))
+    owner = owner_of(request)
+    return _visible(
+        request,
+        state,
+        state.jobs.get(unquote(segment), owner) or state.jobs.get(segment, owner),
+    )
 
 
 def _not_found(request: web.Request, state: SimulatorState, segment: str) -> web.Response:
@@ -125,7 +130,7 @@ async def delete(request: web.Request, state: SimulatorState, segment: str) -> w
     job = find_job(state, segment, request)
     if job is None:
         return _not_found(request, state, segment)
-    state.jobs.delete(job.id)
+    state.jobs.delete(job)
     set_context(request, provider=job.provider, model_requested=job.model)
     return json_response(
         request, state.settings, {"id": job.id, "object": "video.deleted", "deleted": True}
@@ -263,8 +268,8 @@ async def content(request: web.Request, state: SimulatorState, segment: str) -> 
             code="not_found",
         )
     # Rendering takes milliseconds of CPU; off the loop it never stalls other requests.
-    base = (await asyncio.to_thread(state.renders.get, job.id))[variant]
-    body = PaddedBody(base, settings.content_bytes if variant == "video" else 0, job.id)
+    base = (await asyncio.to_thread(state.renders.get, job.media_seed))[variant]
+    body = PaddedBody(base, settings.content_bytes if variant == "video" else 0, job.media_seed)
     response = web.StreamResponse(status=200)
     response.content_type = VARIANTS[variant]
     response.content_length = body.length

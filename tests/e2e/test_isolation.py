@@ -181,6 +181,44 @@ async def assert_one_upstream_job(proxy: TestServer, sim: TestServer, prompt: st
     await alice.close()
 
 
+@pytest.mark.parametrize("scope_mode", ["credential", "shared"])
+async def test_an_upstream_id_handed_to_two_keys_stays_the_first_ones(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, scope_mode: str
+) -> None:
+    # An upstream whose ids are unique per key only (a gateway over several accounts):
+    # bob's first video and alice's first video have one id. Alice's job must not take
+    # over bob's record: his join would then be watched with her key and served her video.
+    sim = await start_simulator(ids_per_key=True, speed=10.0)
+    proxy = await start_proxy(sim, cache_scope=scope_mode)
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    his, headers = await create_raw(bob, prompt="a red kite over a beach")
+    assert headers["x-cache"] == "MISS"
+    joined, headers = await create_raw(bob, prompt="a red kite over a beach")
+    assert headers["x-cache"] == "JOINED"
+    hers, headers = await create_raw(alice, prompt="a paper boat in a gutter")
+    assert headers["x-cache"] == "MISS" and hers.id == his.id  # the upstream's doing
+    # Alice's job is relayed and hers to follow, from the upstream, with her key.
+    assert (await alice.videos.poll(hers.id, poll_interval_ms=50)).status == "completed"
+    assert (await bob.videos.poll(joined.id, poll_interval_ms=50)).status == "completed"
+    await settle(proxy)
+    her_video = (await alice.videos.download_content(hers.id)).read()
+    his_video = (await bob.videos.download_content(his.id)).read()
+    assert her_video != his_video
+    assert (await bob.videos.download_content(joined.id)).read() == his_video
+    # Bob's prompt is cached as his video; alice's job was never recorded, so never cached
+    # (a repeat of it pays again) rather than cached under bob's record.
+    hit, headers = await create_raw(bob, prompt="a red kite over a beach")
+    assert headers["x-cache"] == "HIT"
+    assert (await bob.videos.download_content(hit.id)).read() == his_video
+    _, headers = await create_raw(alice, prompt="a paper boat in a gutter")
+    assert headers["x-cache"] == "MISS"
+    # The watcher never used alice's key for bob's job.
+    alices = [r for r in watcher_requests(sim) if r.headers["authorization"] == "Bearer sk-alice"]
+    assert [r.raw_path for r in alices if his.id in r.raw_path] == []
+    await alice.close()
+    await bob.close()
+
+
 async def test_truly_concurrent_identical_creates_cost_one_upstream_job(
     start_proxy: ServerFactory, start_simulator: ServerFactory
 ) -> None:
