@@ -34,6 +34,7 @@ MAX_BACKOFF = 60.0
 VARIANT_ATTEMPTS = 4
 # A job still not finished after a day (or never reachable again) stops being watched.
 GIVE_UP_AFTER = 24 * 3600.0
+MAX_POLL_AFTER = 3600.0
 # How long an upstream keeps a finished video's content when it does not say (OpenAI: 1 h).
 ASSETS_KEPT = 3600.0
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -92,6 +93,16 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+def _poll_after(value: str | None) -> float | None:
+    """Seconds from an `openai-poll-after-ms` header: whole milliseconds, at least 10 ms and
+    at most an hour (watch_interval's own ceiling); None for anything else (the watcher's
+    interval then applies). ASCII digits only: str.isdigit() also takes "²", which int()
+    refuses, and thousands of digits overflow a float."""
+    if value is None or not (0 < len(value) <= 10 and value.isascii() and value.isdigit()):
+        return None
+    return min(MAX_POLL_AFTER, max(0.01, int(value) / 1000.0))
+
+
 def _retry_delay(exc: Exception, attempt: int, interval: float) -> float:
     """How long to wait before download try `attempt` + 1: the watcher's backoff, or longer
     when the upstream said so (Retry-After), within MAX_BACKOFF."""
@@ -121,6 +132,27 @@ class TooLarge(Exception):
         self.size, self.blobs, self.reason = size, blobs, reason
 
 
+# Media types that are never a video or an image: what a gateway's sign-in page or error
+# envelope comes as, with a 200.
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml")
+
+
+def _check_media_type(variant: str, content_type: str) -> None:
+    kind = content_type.split(";")[0].strip().lower()
+    if kind.startswith(_TEXT_TYPES) or kind.endswith(("+json", "+xml")):
+        raise DownloadFailed(f"{variant}: the upstream sent {kind}, not media", retryable=False)
+
+
+def _check_media_start(variant: str, chunk: bytes) -> None:
+    """A body that opens as markup or JSON is a page or an error, whatever its type says: no
+    container the upstreams send (MP4, WebM, WebP, JPEG, PNG) starts with "<", "{" or "["."""
+    if chunk.lstrip()[:1] in (b"<", b"{", b"["):
+        raise DownloadFailed(
+            f"{variant}: the upstream sent text (starting {chunk.lstrip()[:16]!r}), not media",
+            retryable=False,
+        )
+
+
 async def _write_blob(
     cache: CacheService, resp: aiohttp.ClientResponse, expected: int | None, variant: str
 ) -> BlobWriter:
@@ -137,12 +169,16 @@ async def _write_blob(
     limit on disk. One that finds the rest of the limit held by other downloads (nothing
     left to evict) is not cached."""
     blobs = cache.blobs
+    if expected == 0:
+        raise DownloadFailed(f"{variant}: the upstream sent an empty body", retryable=False)
     if expected is not None:  # room for the whole body at once, not chunk by chunk
         await asyncio.to_thread(cache.make_room, expected)
     manager = blobs.writer(pin=True)  # the caller unpins (published or discarded)
     writer = await asyncio.to_thread(manager.__enter__)
     try:
         async for chunk in resp.content.iter_chunked(1024 * 1024):
+            if not writer.size:
+                _check_media_start(variant, chunk)
             size = writer.size + len(chunk)
             if size > blobs.max_bytes:
                 raise TooLarge(size, [])
@@ -156,6 +192,8 @@ async def _write_blob(
             await asyncio.to_thread(writer.write, chunk)
         if expected is not None and writer.size != expected:
             raise DownloadFailed(f"{variant}: short body {writer.size} of {expected}")
+        if not writer.size:
+            raise DownloadFailed(f"{variant}: the upstream sent an empty body", retryable=False)
     except BaseException as exc:
         await asyncio.to_thread(manager.__exit__, type(exc), exc, exc.__traceback__)
         raise
@@ -242,6 +280,8 @@ class Watcher:
     def seen_by_creator(self, job_id: str, video: dict[str, Any]) -> None:
         """The job as its creator's poll through the proxy just saw it upstream."""
         status = video.get("status")
+        if not isinstance(status, str):  # outside the contract: the watcher's poll decides
+            return
         if status == "completed":
             self.upstream_completed(job_id)
         elif status in _TERMINAL:
@@ -421,6 +461,8 @@ class Watcher:
         ) as resp:
             body = await resp.read()
             if resp.status >= 400:
+                if resp.status >= 500 or resp.status == 429:  # trouble, not a job's state
+                    self.state.record_upstream_error("5xx" if resp.status >= 500 else "4xx")
                 retry = resp.headers.get("retry-after")
                 raise ProxyError(
                     resp.status,
@@ -428,16 +470,14 @@ class Watcher:
                     code="watch",
                     headers={"retry-after": retry} if retry else None,
                 )
-            poll_ms = resp.headers.get("openai-poll-after-ms")
+            poll_after = _poll_after(resp.headers.get("openai-poll-after-ms"))
         try:
             video = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise ProxyError(502, "malformed JSON while watching", code="watch") from None
+            video = None
         if not isinstance(video, dict):
+            self.state.record_upstream_error("malformed")
             raise ProxyError(502, "malformed JSON while watching", code="watch")
-        poll_after = None
-        if poll_ms and poll_ms.isdigit():
-            poll_after = max(0.01, int(poll_ms) / 1000.0)
         return video, poll_after
 
     def _finish(self, job: JobRecord, status: str) -> None:
@@ -598,16 +638,24 @@ class Watcher:
             "GET", path, headers=headers, content=True, decompress=True
         ) as resp:
             if resp.status != 200:
+                self.state.record_upstream_error("4xx" if resp.status < 500 else "5xx")
                 raise DownloadFailed(
                     f"{variant}: upstream answered {resp.status}",
                     retryable=resp.status == 429 or resp.status >= 500,
                     retry_after=_retry_after(resp.headers),
                 )
-            expected = resp.content_length
+            # The length on the wire; a body sent encoded (which aiohttp decodes) is checked
+            # by its transfer alone.
+            expected = None if resp.headers.get("Content-Encoding") else resp.content_length
             if expected is not None and expected > cache.blobs.max_bytes:
                 raise TooLarge(expected, [])  # not downloaded at all
             ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
             disposition = resp.headers.get("Content-Disposition")
-            writer = await _write_blob(cache, resp, expected, variant)
+            try:
+                _check_media_type(variant, ctype)
+                writer = await _write_blob(cache, resp, expected, variant)
+            except DownloadFailed:
+                self.state.record_upstream_error("malformed")
+                raise
         assert writer.sha256 is not None
         return Fetched(writer.sha256, ctype.split(";")[0].strip(), writer.size, disposition)

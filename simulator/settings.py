@@ -23,6 +23,11 @@ FAULT_FIELDS: dict[str, type] = {
     "asset_ttl": int,
     "unknown_cursor_404": bool,
     "content_disposition": bool,
+    "html_content": bool,
+    "json_content": bool,
+    "empty_content": bool,
+    "gzip_content": bool,
+    "content_redirect": bool,
 }
 
 
@@ -56,6 +61,15 @@ class SimulatorSettings:
     # Content comes with `Content-Disposition: attachment; filename="<id>.<ext>"`, as a
     # LiteLLM upstream sends it (OpenAI sends none).
     content_disposition: bool = False
+    # Content that is no media, with a 200: a gateway's sign-in page (text/html), a JSON error
+    # envelope labelled video/mp4, or an empty body.
+    html_content: bool = False
+    json_content: bool = False
+    empty_content: bool = False
+    # Content gzip-encoded for a client that accepts it, as a CDN in front may send it.
+    gzip_content: bool = False
+    # Content answered with a 302 to where the bytes are (storage behind the gateway).
+    content_redirect: bool = False
     # Every Nth request answers 429 (0 disables).
     rate_limit_every: int = 0
     slow_ms: int = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import mimetypes
 from typing import Any
 from urllib.parse import quote, unquote
@@ -12,6 +13,7 @@ from aiohttp import web
 from simulator.forms import BodyError, extra_fields, parse_body, validate_create, validate_prompt
 from simulator.jobs import Job
 from simulator.media import CHUNK_SIZE, VARIANTS, PaddedBody
+from simulator.settings import SimulatorSettings
 from simulator.state import SimulatorState
 from simulator.wire import error_response, json_response, set_context
 
@@ -233,6 +235,25 @@ async def remix(request: web.Request, state: SimulatorState, segment: str) -> we
     return video_response(request, state, job)
 
 
+SIGNED = "_sim_signed"  # the query flag of content_redirect's target
+
+
+def _odd_content(request: web.Request, settings: SimulatorSettings) -> web.Response | None:
+    """The content faults that answer instead of the video (see SimulatorSettings)."""
+    if settings.content_redirect and SIGNED not in request.query:
+        target = request.rel_url.update_query({SIGNED: "1"})
+        return web.Response(status=302, headers={"Location": str(target)})
+    if settings.html_content:
+        page = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>"
+        return web.Response(body=page, content_type="text/html")
+    if settings.json_content:
+        envelope = b'{"error": {"message": "video not ready", "type": "server_error"}}'
+        return web.Response(body=envelope, headers={"Content-Type": "video/mp4"})
+    if settings.empty_content:
+        return web.Response(body=b"", headers={"Content-Type": "video/mp4"})
+    return None
+
+
 async def content(request: web.Request, state: SimulatorState, segment: str) -> web.StreamResponse:
     settings = state.settings
     set_context(request, request_type="video_download")
@@ -267,9 +288,18 @@ async def content(request: web.Request, state: SimulatorState, segment: str) -> 
             f"The content of video '{job.id}' has expired.",
             code="not_found",
         )
+    odd = _odd_content(request, settings)
+    if odd is not None:
+        return odd
     # Rendering takes milliseconds of CPU; off the loop it never stalls other requests.
     base = (await asyncio.to_thread(state.renders.get, job.media_seed))[variant]
     body = PaddedBody(base, settings.content_bytes if variant == "video" else 0, job.media_seed)
+    if settings.gzip_content and "gzip" in request.headers.get("Accept-Encoding", ""):
+        whole = b"".join(body.chunks())
+        return web.Response(
+            body=gzip.compress(whole),
+            headers={"Content-Type": VARIANTS[variant], "Content-Encoding": "gzip"},
+        )
     response = web.StreamResponse(status=200)
     response.content_type = VARIANTS[variant]
     response.content_length = body.length

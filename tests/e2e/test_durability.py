@@ -15,12 +15,14 @@ from pathlib import Path
 
 import aiohttp
 import openai
+import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy.state import STATE
 from simulator.state import SIM_STATE
 from tests.conftest import ServerFactory, base_url, free_port, until_ok
 from tests.e2e.test_cache import settle
+from tests.e2e.test_observability import samples, scrape, value
 
 CONTENT = 40 * 1024 * 1024
 RATE = 40 * 1024 * 1024  # bytes/s: the download of the big video takes about a second
@@ -327,6 +329,50 @@ async def test_a_variant_refused_for_now_is_fetched_again(
     # The try before the last was refused with `Retry-After: 1`, which the retry honoured
     # (the watcher's own backoff at this interval is a fraction of that).
     assert tries[-1].at - tries[-2].at >= 0.95
+    await alice.close()
+
+
+@pytest.mark.parametrize("fault", ["html_content", "json_content", "empty_content"])
+async def test_content_that_is_no_media_is_never_cached(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, fault: str
+) -> None:
+    # A 200 whose body is a sign-in page, a JSON error labelled video/mp4, or nothing: a
+    # hit would hand it out as the video for the entry's whole life.
+    sim = await start_simulator(**{fault: True})
+    proxy = await start_proxy(sim)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    before = samples(await scrape(proxy))
+    video = await alice.videos.create_and_poll(
+        prompt="a tide pool at low tide", poll_interval_ms=50
+    )
+    assert video.status == "completed"
+    await settle(proxy)
+    cache = proxy.app[STATE].cache
+    assert cache is not None and list(cache.entries.iter_entries()) == []
+    assert len(cache.blobs) == 0  # nothing of it kept on disk either
+    again = await alice.videos.with_raw_response.create(prompt="a tide pool at low tide")
+    assert again.headers["x-cache"] == "MISS"  # a new job: never the page as a video
+    after = samples(await scrape(proxy))
+    malformed = value(after, "videocache_upstream_errors_total", kind="malformed")
+    assert malformed - value(before, "videocache_upstream_errors_total", kind="malformed") >= 5
+    await alice.close()
+
+
+async def test_content_sent_gzip_encoded_is_cached_decoded(
+    start_proxy: ServerFactory, start_simulator: ServerFactory
+) -> None:
+    # A CDN in front of the upstream may encode content for a client that accepts gzip.
+    sim = await start_simulator(gzip_content=True)
+    proxy = await start_proxy(sim)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    first = await alice.videos.create_and_poll(prompt="a windmill at dusk", poll_interval_ms=50)
+    await settle(proxy)
+    hit = await alice.videos.with_raw_response.create(prompt="a windmill at dusk")
+    assert hit.headers["x-cache"] == "HIT"
+    cached = (await alice.videos.download_content(hit.parse().id)).read()
+    sim.app[SIM_STATE].settings.gzip_content = False
+    original = (await alice.videos.download_content(first.id)).read()  # from the upstream
+    assert cached == original and cached[4:8] == b"ftyp"
     await alice.close()
 
 
