@@ -74,6 +74,10 @@ class Settings(BaseModel):
     public_url: str | None = None
     data_dir: Path = Path("data")
     max_body_bytes: int = Field(100 * 1024 * 1024, ge=1024)
+    # Upstream answers the proxy reads into memory (JSON, error bodies to relay): a Video or
+    # a list page is a few KB, so this only stops a broken or hostile upstream. Content
+    # downloads stream and are not bounded by it.
+    max_upstream_json_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     connect_timeout: float = Field(10.0, gt=0, allow_inf_nan=False)
     read_timeout: float = Field(120.0, gt=0, allow_inf_nan=False)
     content_timeout: float = Field(900.0, gt=0, allow_inf_nan=False)

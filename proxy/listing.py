@@ -34,7 +34,7 @@ from proxy.caching import Caller, caller_of, minted_video, requested
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import upstream_request_headers
-from proxy.upstream import quote_id
+from proxy.upstream import quote_id, read_bounded
 
 DEFAULT_LIMIT = 20  # OpenAI's, for a list request without `limit`
 MAX_LIMIT = 100
@@ -461,8 +461,9 @@ async def _upstream_json(ctx: RequestContext, path_and_query: str) -> Any:
             if upstream.status != 200:
                 kept = {k: v for k in _RETRY_HEADERS if (v := upstream.headers.get(k))}
                 raise _UpstreamStatus(upstream.status, kept)
+            body = await read_bounded(upstream, ctx.state.settings.max_upstream_json_bytes)
             try:
-                return orjson.loads(await upstream.read())
+                return orjson.loads(body)
             except orjson.JSONDecodeError:
                 return None
 

@@ -15,7 +15,7 @@ from proxy.capture import request_capture, response_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
 from proxy.headers import client_response_headers
-from proxy.upstream import quote_id
+from proxy.upstream import quote_id, read_bounded
 
 STREAM_CHUNK = 256 * 1024
 
@@ -71,9 +71,10 @@ def _cut(ctx: RequestContext, response: web.StreamResponse, kind: str) -> web.St
 
 
 async def read_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> tuple[Any, bytes]:
-    """The upstream's JSON body (parsed, and its bytes), or a 502 saying it is not JSON.
-    Error statuses are not parsed here: callers relay them as they are."""
-    body = await upstream.read()
+    """The upstream's JSON body (parsed, and its bytes), or a 502 saying it is not JSON
+    or is larger than `max_upstream_json_bytes`. Error statuses are not parsed here:
+    callers relay them as they are."""
+    body = await read_bounded(upstream, ctx.state.settings.max_upstream_json_bytes)
     try:
         return orjson.loads(body), body
     except orjson.JSONDecodeError:
@@ -87,9 +88,11 @@ async def read_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> tu
 
 async def relay_error(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:
     """Upstream 4xx/5xx: status, body and retry headers as they are (decoded, since the
-    JSON routes ask for decompression)."""
+    JSON routes ask for decompression). Counted once read: an error body too large to
+    relay is counted as what the client gets instead, a malformed answer."""
+    response = await relay_as_is(ctx, upstream)
     ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
-    return await relay_as_is(upstream)
+    return response
 
 
 # An error body larger than this is not read into memory to be rewritten.
@@ -131,10 +134,11 @@ async def relay_renamed(upstream: aiohttp.ClientResponse, old_id: str, new_id: s
     )
 
 
-async def relay_as_is(upstream: aiohttp.ClientResponse) -> web.Response:
+async def relay_as_is(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:
     """An answer with nothing to enrich, relayed as it came: an error, a redirect (the
-    client follows it, as it would without the proxy), a 204 or a 304."""
-    body = await upstream.read()
+    client follows it, as it would without the proxy), a 204 or a 304. Its body is held
+    in memory, so one over `max_upstream_json_bytes` is a 502 instead."""
+    body = await read_bounded(upstream, ctx.state.settings.max_upstream_json_bytes)
     headers = client_response_headers(upstream.headers, keep_encoding=False)
     return web.Response(
         status=upstream.status, reason=upstream.reason, body=body or None, headers=headers
@@ -199,7 +203,7 @@ async def enriched_json(
             on_error(upstream.status)
         return await relay_error(ctx, upstream)
     if upstream.status in NO_JSON:
-        return await relay_as_is(upstream)
+        return await relay_as_is(ctx, upstream)
     obj, raw = await read_json(ctx, upstream)
     if not isinstance(obj, dict):
         ctx.state.record_upstream_error("malformed")

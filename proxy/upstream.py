@@ -1,5 +1,6 @@
-"""The client side: one pooled aiohttp session to the upstream, and the mapping of its
-failures onto the proxy's own errors (refused or reset -> 502, timeout -> 504)."""
+"""The client side: one pooled aiohttp session to the upstream, the mapping of its
+failures onto the proxy's own errors (refused or reset -> 502, timeout -> 504), and the
+bounded read of the answers the proxy holds in memory."""
 
 from __future__ import annotations
 
@@ -28,6 +29,44 @@ def quote_id(video_id: str) -> str:
 
 
 ErrorHook = Callable[[str], None]
+
+
+class UpstreamTooLarge(ProxyError):
+    """An upstream answer the proxy reads into memory (JSON, an error body it relays) that
+    is larger than `max_upstream_json_bytes`: a 502, counted as a malformed answer."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            502,
+            f"The upstream's answer is larger than the limit of {limit} bytes "
+            "(max_upstream_json_bytes).",
+            code="upstream_too_large",
+        )
+
+
+async def read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body of `resp` (decoded, when the request asked for decompression), or
+    UpstreamTooLarge once it would pass `limit` bytes. An announced Content-Length over the
+    limit is refused before anything is read; a chunked or compressed body is counted as
+    its decoded bytes arrive, so neither a missing length nor a small gzip bomb gets past.
+    On refusal the connection is closed, not drained: a 512 MiB answer is not read to be
+    thrown away, and the connection is not reused. Raised inside `Upstream.request`, the
+    refusal is counted as an upstream error of kind `malformed`."""
+    length = resp.content_length
+    # When compressed, this is the compressed length; JSON only grows when decoded, so
+    # over the limit compressed means over it decoded too.
+    if length is not None and length > limit:
+        resp.close()
+        raise UpstreamTooLarge(limit)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in resp.content.iter_any():
+        received += len(chunk)
+        if received > limit:
+            resp.close()
+            raise UpstreamTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class Upstream:
@@ -116,6 +155,9 @@ class Upstream:
                 auto_decompress=decompress,
             ) as response:
                 yield response
+        except UpstreamTooLarge:
+            self.on_error("malformed")
+            raise
         except ProxyError:
             raise
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:

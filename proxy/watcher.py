@@ -23,7 +23,7 @@ from multidict import CIMultiDict
 
 from cache.stores import BlobWriter, JobRecord
 from proxy.errors import ProxyError
-from proxy.upstream import quote_id
+from proxy.upstream import quote_id, read_bounded
 
 if TYPE_CHECKING:
     from cache.service import CacheService
@@ -459,7 +459,7 @@ class Watcher:
             headers=self._headers(job),
             decompress=True,
         ) as resp:
-            body = await resp.read()
+            body = await read_bounded(resp, self.state.settings.max_upstream_json_bytes)
             if resp.status >= 400:
                 if resp.status >= 500 or resp.status == 429:  # trouble, not a job's state
                     self.state.record_upstream_error("5xx" if resp.status >= 500 else "4xx")

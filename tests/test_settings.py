@@ -71,6 +71,7 @@ def test_a_kubernetes_service_named_videocache_is_not_read_as_settings() -> None
         ({"overrides": {"cache_credential_headers": []}}, "cache_credential_headers"),
         ({"overrides": {"cache_variants": ["thumbnail"]}}, "must include video"),
         ({"environ": {"VIDEOCACHE_CACHE_JOB_RETENTION": "60"}}, "cache_job_retention"),
+        ({"environ": {"VIDEOCACHE_MAX_UPSTREAM_JSON_BYTES": "512"}}, "max_upstream_json_bytes"),
         # Found by a user review: each of these crashed with a traceback, or was accepted.
         ({"overrides": {"upstream": "http://127.0.0.1:99999"}}, "invalid port"),
         ({"overrides": {"upstream": "http://127.0.0.1:abc"}}, "invalid port"),
@@ -199,3 +200,9 @@ def test_embedding_batch_settings_reach_the_embedder() -> None:
     assert embedder.model is None  # nothing loaded before start()
     defaults = own_embedder(load_settings(None, {}, environ={}), on_batch)
     assert (defaults.max_batch, defaults.max_wait) == (16, 0.002)
+
+
+def test_upstream_json_limit_defaults_to_8_mib_and_is_settable() -> None:
+    assert load_settings(None, {}, environ={}).max_upstream_json_bytes == 8 * 1024 * 1024
+    env = {"VIDEOCACHE_MAX_UPSTREAM_JSON_BYTES": "65536"}
+    assert load_settings(None, {}, environ=env).max_upstream_json_bytes == 65536
