@@ -129,10 +129,12 @@ class Upstream:
         content: bool = False,
         decompress: bool = False,
         body_failed: Callable[[], bool] | None = None,
+        url: URL | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """`body_failed`: whether a streamed `data` ended the request itself (a client that
         hung up mid-upload, a body past its limit): not the upstream's doing, so not
-        counted as an upstream error."""
+        counted as an upstream error. `url`: an absolute URL to ask instead of
+        `raw_path_and_query` (where a redirect of the upstream's points)."""
         assert self._session is not None, "Upstream.start() was not awaited"
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -147,7 +149,7 @@ class Upstream:
         try:
             async with self._session.request(
                 method,
-                self.url(raw_path_and_query),
+                url if url is not None else self.url(raw_path_and_query),
                 headers=headers,
                 data=data,
                 timeout=timeout,

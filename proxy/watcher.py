@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 from multidict import CIMultiDict
+from yarl import URL
 
 from cache.stores import BlobWriter, JobRecord
 from proxy.errors import ProxyError
@@ -39,6 +40,8 @@ MAX_POLL_AFTER = 3600.0
 ASSETS_KEPT = 3600.0
 CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 _TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
 # Room made at a time for a download without a Content-Length.
 ROOM_AHEAD = 16 * 1024 * 1024
 TOO_LARGE = "larger than cache_max_bytes"
@@ -629,33 +632,52 @@ class Watcher:
         raise AssertionError("unreachable")
 
     async def _download_variant(self, job: JobRecord, variant: str) -> Fetched:
-        cache = self.state.cache
-        assert cache is not None
+        upstream = self.state.upstream
         path = f"/v1/videos/{quote_id(job.upstream_id)}/content?variant={variant}"
         headers = self._headers(job)
         headers.popall("Accept-Encoding", None)
-        async with self.state.upstream.request(
-            "GET", path, headers=headers, content=True, decompress=True
-        ) as resp:
-            if resp.status != 200:
-                self.state.record_upstream_error("4xx" if resp.status < 500 else "5xx")
-                raise DownloadFailed(
-                    f"{variant}: upstream answered {resp.status}",
-                    retryable=resp.status == 429 or resp.status >= 500,
-                    retry_after=_retry_after(resp.headers),
-                )
-            # The length on the wire; a body sent encoded (which aiohttp decodes) is checked
-            # by its transfer alone.
-            expected = None if resp.headers.get("Content-Encoding") else resp.content_length
-            if expected is not None and expected > cache.blobs.max_bytes:
-                raise TooLarge(expected, [])  # not downloaded at all
-            ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
-            disposition = resp.headers.get("Content-Disposition")
-            try:
-                _check_media_type(variant, ctype)
-                writer = await _write_blob(cache, resp, expected, variant)
-            except DownloadFailed:
-                self.state.record_upstream_error("malformed")
-                raise
+        target: URL | None = None
+        for hop in range(MAX_REDIRECTS + 1):
+            async with upstream.request(
+                "GET", path, headers=headers, content=True, decompress=True, url=target
+            ) as resp:
+                location = resp.headers.get("Location")
+                if resp.status in _REDIRECTS and location and hop < MAX_REDIRECTS:
+                    # Content kept elsewhere (storage, a CDN): followed, as clients do. Off
+                    # the upstream's origin the credential stays behind: a signed URL
+                    # needs none, and no other host gets a tenant's key.
+                    target = resp.url.join(URL(location))
+                    if target.scheme not in ("http", "https"):
+                        raise DownloadFailed(f"{variant}: redirected to {target.scheme}:")
+                    if target.origin() != URL(upstream.origin).origin():
+                        headers = CIMultiDict({"x-request-id": headers["x-request-id"]})
+                    continue
+                return await self._save_variant(resp, variant)
+        raise AssertionError("unreachable")
+
+    async def _save_variant(self, resp: aiohttp.ClientResponse, variant: str) -> Fetched:
+        """A variant's answer written to the blob store: a 200 that is media, else why not."""
+        cache = self.state.cache
+        assert cache is not None
+        if resp.status != 200:
+            self.state.record_upstream_error("4xx" if resp.status < 500 else "5xx")
+            raise DownloadFailed(
+                f"{variant}: upstream answered {resp.status}",
+                retryable=resp.status == 429 or resp.status >= 500,
+                retry_after=_retry_after(resp.headers),
+            )
+        # The length on the wire; a body sent encoded (which aiohttp decodes) is checked
+        # by its transfer alone.
+        expected = None if resp.headers.get("Content-Encoding") else resp.content_length
+        if expected is not None and expected > cache.blobs.max_bytes:
+            raise TooLarge(expected, [])  # not downloaded at all
+        ctype = resp.headers.get("Content-Type", CONTENT_TYPES.get(variant, ""))
+        disposition = resp.headers.get("Content-Disposition")
+        try:
+            _check_media_type(variant, ctype)
+            writer = await _write_blob(cache, resp, expected, variant)
+        except DownloadFailed:
+            self.state.record_upstream_error("malformed")
+            raise
         assert writer.sha256 is not None
         return Fetched(writer.sha256, ctype.split(";")[0].strip(), writer.size, disposition)

@@ -22,8 +22,15 @@ class OddUpstream:
     """One job at a time: `polls` retrieves before it completes, each answered with `status`
     (the contract's "in_progress" unless given) and `poll_after` as openai-poll-after-ms."""
 
-    def __init__(self, status: Any = "in_progress", poll_after: str = "10", polls: int = 3):
+    def __init__(
+        self,
+        status: Any = "in_progress",
+        poll_after: str = "10",
+        polls: int = 3,
+        content_at: str | None = None,
+    ):
         self.status, self.poll_after, self.polls = status, poll_after, polls
+        self.content_at = content_at  # content answered with a 302 to here
         self.seen = 0
         self.app = web.Application()
         self.app.router.add_post("/v1/videos", self.create)
@@ -61,6 +68,8 @@ class OddUpstream:
         )
 
     async def content(self, request: web.Request) -> web.Response:
+        if self.content_at is not None:
+            return web.Response(status=302, headers={"Location": self.content_at})
         return web.Response(body=MP4, content_type="video/mp4")
 
 
@@ -102,4 +111,36 @@ async def test_a_status_outside_the_contract_is_relayed_to_its_creator(
     raw = await alice.videos.with_raw_response.retrieve(created.id)
     assert raw.status_code == 200
     assert raw.http_response.json()["status"] == nested
+    await alice.close()
+
+
+async def test_content_kept_on_another_host_is_fetched_without_the_credential(
+    serve: Any, start_proxy: ServerFactory
+) -> None:
+    # The upstream's content route redirects to storage (a signed URL): the watcher follows
+    # it, as clients do, but no tenant's key goes to another host.
+    seen: list[dict[str, str]] = []
+
+    async def storage(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.Response(body=MP4, content_type="video/mp4")
+
+    app = web.Application()
+    app.router.add_get("/bucket/{name}", storage)
+    store = await serve(app)
+    odd = OddUpstream(content_at=str(store.make_url("/bucket/v1.mp4?sig=abc")))
+    proxy = await start(serve, start_proxy, odd)
+    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    await alice.videos.create(prompt="a moth at a lamp", extra_headers={"api-key": "k-alice"})
+    await settle(proxy)
+    hit = await alice.videos.with_raw_response.create(
+        prompt="a moth at a lamp", extra_headers={"api-key": "k-alice"}
+    )
+    assert hit.headers["x-cache"] == "HIT"
+    got = await alice.videos.download_content(hit.parse().id, extra_headers={"api-key": "k-alice"})
+    assert got.read() == MP4
+    assert seen  # the watcher fetched it there
+    for headers in seen:
+        names = {name.lower() for name in headers}
+        assert not names & {"authorization", "api-key", "cookie"}, headers
     await alice.close()
