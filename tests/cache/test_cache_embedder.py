@@ -142,8 +142,12 @@ async def test_batches_are_packed_without_padding(embedder: SentenceTransformerE
     # A prompt's vector does not depend on the batch it was packed with.
     alone = (await embedder.embed(TEXTS[0])).vector
     neighbours = [TEXTS[6], "x", TEXTS[3], "a much longer prompt about a dragon " * 8]
-    packed = await embedder.embed_many([*neighbours[:2], TEXTS[0], *neighbours[2:]])
+    batch = [*neighbours[:2], TEXTS[0], *neighbours[2:]]
+    packed = await embedder.embed_many(batch)
+    assert embedder.last_batch_size == len(batch)  # one packed forward
     assert np.abs(packed[2].vector - alone).max() < 1e-5
+    for text, got in zip(batch, packed, strict=True):  # and so is every other prompt's
+        assert np.abs(got.vector - (await embedder.embed(text)).vector).max() < 1e-5
     # Counted before truncation, without [CLS]/[SEP]: 400 words, and 9 for the car.
     assert [e.tokens for e in packed[:3]] == [400, 1, 9]
 
