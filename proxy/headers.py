@@ -78,3 +78,17 @@ def client_response_headers(
     if upstream_id:
         out["x-upstream-request-id"] = upstream_id
     return out
+
+
+# What a client retries by (the official SDK reads the first three; gateways add rate-limit
+# state): kept when the proxy answers an upstream error in its own words.
+_RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
+
+
+def retry_headers(headers: CIMultiDictProxy[str] | CIMultiDict[str]) -> dict[str, str]:
+    """The upstream's retry and rate-limit headers, to pass on with an error of ours."""
+    kept = {name: value for name in _RETRY_HEADERS if (value := headers.get(name))}
+    kept.update(
+        (name, value) for name, value in headers.items() if name.lower().startswith("x-ratelimit-")
+    )
+    return kept

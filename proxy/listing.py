@@ -33,7 +33,7 @@ from proxy import bifrost, videos
 from proxy.caching import Caller, caller_of, minted_video, requested
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
-from proxy.headers import upstream_request_headers
+from proxy.headers import retry_headers, upstream_request_headers
 from proxy.upstream import quote_id, read_bounded
 
 DEFAULT_LIMIT = 20  # OpenAI's, for a list request without `limit`
@@ -446,10 +446,6 @@ class _UpstreamStatus(Exception):
         self.headers = headers
 
 
-# Passed on with an upstream error met while placing a cursor: clients retry by them.
-_RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
-
-
 async def _upstream_json(ctx: RequestContext, path_and_query: str) -> Any:
     """A GET of the upstream as the client (its headers): the JSON, or _UpstreamStatus."""
     headers = upstream_request_headers(ctx.request.headers, ctx.request_id)
@@ -459,8 +455,8 @@ async def _upstream_json(ctx: RequestContext, path_and_query: str) -> Any:
             "GET", path_and_query, headers=headers, decompress=True
         ) as upstream:
             if upstream.status != 200:
-                kept = {k: v for k in _RETRY_HEADERS if (v := upstream.headers.get(k))}
-                raise _UpstreamStatus(upstream.status, kept)
+                # Passed on with the error: clients retry by them.
+                raise _UpstreamStatus(upstream.status, retry_headers(upstream.headers))
             body = await read_bounded(upstream, ctx.state.settings.max_upstream_json_bytes)
             try:
                 return orjson.loads(body)

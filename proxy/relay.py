@@ -14,8 +14,8 @@ from proxy.bifrost import normalise_video
 from proxy.capture import request_capture, response_capture
 from proxy.context import RequestContext
 from proxy.errors import ProxyError
-from proxy.headers import client_response_headers
-from proxy.upstream import quote_id, read_bounded
+from proxy.headers import client_response_headers, retry_headers
+from proxy.upstream import UpstreamTooLarge, quote_id, read_bounded
 
 STREAM_CHUNK = 256 * 1024
 
@@ -88,11 +88,35 @@ async def read_json(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> tu
 
 async def relay_error(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:
     """Upstream 4xx/5xx: status, body and retry headers as they are (decoded, since the
-    JSON routes ask for decompression). Counted once read: an error body too large to
-    relay is counted as what the client gets instead, a malformed answer."""
-    response = await relay_as_is(ctx, upstream)
-    ctx.state.record_upstream_error("4xx" if upstream.status < 500 else "5xx")
-    return response
+    JSON routes ask for decompression). An error body larger than
+    `max_upstream_json_bytes` is not read to be relayed: the client gets the upstream's
+    status and retry headers with the proxy's own envelope saying so (a client retrying a
+    429 or a 503 still can). Counted as the upstream's status, once; a body cut off
+    mid-way is counted by `Upstream.request` as what the client gets instead, a 502."""
+    kind = "4xx" if upstream.status < 500 else "5xx"
+    limit = ctx.state.settings.max_upstream_json_bytes
+    try:
+        body = await read_bounded(upstream, limit)
+    except UpstreamTooLarge:
+        ctx.state.record_upstream_error(kind)
+        raise upstream_status_error(
+            upstream,
+            f"The upstream answered {upstream.status} with an error body larger than the "
+            f"limit of {limit} bytes (max_upstream_json_bytes); the body is not relayed.",
+            code="upstream_too_large",
+        ) from None
+    ctx.state.record_upstream_error(kind)
+    return _as_is(upstream, body)
+
+
+def upstream_status_error(
+    upstream: aiohttp.ClientResponse, message: str, *, code: str, param: str | None = None
+) -> ProxyError:
+    """An upstream error the proxy answers in its own words: the upstream's status, and
+    the headers a client retries by."""
+    return ProxyError(
+        upstream.status, message, code=code, param=param, headers=retry_headers(upstream.headers)
+    )
 
 
 # An error body larger than this is not read into memory to be rewritten.
@@ -112,8 +136,8 @@ async def relay_renamed(upstream: aiohttp.ClientResponse, old_id: str, new_id: s
     """An upstream error about `old_id` relayed as about `new_id` (status, retry headers
     and body as they came, but for the id). A body that cannot be rewritten (compressed,
     or larger than MAX_RENAMED_ERROR) gives way to the proxy's own error with the status."""
-    fallback = ProxyError(
-        upstream.status,
+    fallback = upstream_status_error(
+        upstream,
         f"The upstream answered {upstream.status} for video '{new_id}'.",
         code="upstream_error",
         param="id",
@@ -135,10 +159,14 @@ async def relay_renamed(upstream: aiohttp.ClientResponse, old_id: str, new_id: s
 
 
 async def relay_as_is(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> web.Response:
-    """An answer with nothing to enrich, relayed as it came: an error, a redirect (the
-    client follows it, as it would without the proxy), a 204 or a 304. Its body is held
-    in memory, so one over `max_upstream_json_bytes` is a 502 instead."""
+    """An answer with nothing to enrich, relayed as it came: a redirect (the client
+    follows it, as it would without the proxy), a 204 or a 304. Its body is held in
+    memory, so one over `max_upstream_json_bytes` is a 502 instead."""
     body = await read_bounded(upstream, ctx.state.settings.max_upstream_json_bytes)
+    return _as_is(upstream, body)
+
+
+def _as_is(upstream: aiohttp.ClientResponse, body: bytes) -> web.Response:
     headers = client_response_headers(upstream.headers, keep_encoding=False)
     return web.Response(
         status=upstream.status, reason=upstream.reason, body=body or None, headers=headers

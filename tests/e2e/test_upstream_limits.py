@@ -1,8 +1,9 @@
 """Upstream answers the proxy reads into memory (JSON, error bodies it relays) are bounded
-by max_upstream_json_bytes: past it the client gets a 502 in the seed's envelope, the
-answer is counted as a malformed upstream answer, and the upstream connection is closed
-rather than read to the end. A gateway of our own in front of the simulator sends the
-oversized answers; the official SDK is the client."""
+by max_upstream_json_bytes: past it the client gets a 502 in the seed's envelope (for an
+error body, the upstream's status and retry headers in the proxy's envelope), the answer
+is counted, and the upstream connection is closed rather than read to the end. A gateway
+of our own in front of the simulator sends the oversized answers; the official SDK is the
+client."""
 
 from __future__ import annotations
 
@@ -50,6 +51,17 @@ class Answer:
     size: int  # the whole body's bytes
     chunked: bool
     status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+# What a client retries by, and one header that has nothing to do with retrying.
+RATE_LIMITED = (
+    ("Retry-After", "7"),
+    ("retry-after-ms", "7000"),
+    ("x-should-retry", "true"),
+    ("x-ratelimit-remaining-requests", "0"),
+    ("x-unrelated", "1"),
+)
 
 
 # Retrieve ids, and list queries (?oversize=<name>), the gateway answers itself.
@@ -59,8 +71,8 @@ ANSWERS = {
     "video_past_limit_chunked": Answer(VIDEO, LIMIT + 1, chunked=True),
     "video_at_limit_length": Answer(VIDEO, LIMIT, chunked=False),
     "video_at_limit_chunked": Answer(VIDEO, LIMIT, chunked=True),
-    "video_huge_error_length": Answer(ERROR, ERROR_BODY, chunked=False, status=400),
-    "video_huge_error_chunked": Answer(ERROR, ERROR_BODY, chunked=True, status=400),
+    "video_huge_error_length": Answer(ERROR, ERROR_BODY, False, 429, RATE_LIMITED),
+    "video_huge_error_chunked": Answer(ERROR, ERROR_BODY, True, 429, RATE_LIMITED),
     "video_small_error": Answer(ERROR, 10_000, chunked=False, status=400),
     "list_huge_length": Answer(PAGE, HUGE, chunked=False),
     "list_huge_chunked": Answer(PAGE, HUGE, chunked=True),
@@ -89,8 +101,9 @@ class Gateway:
     """In front of the simulator: the answers named in ANSWERS (and GZIP_BOMB) come from
     here, streamed; every other request is forwarded."""
 
-    def __init__(self, sim: TestServer) -> None:
+    def __init__(self, sim: TestServer, content_error: Answer | None = None) -> None:
         self.sim = sim
+        self.content_error = content_error  # what every content route answers, if set
         self.sent: dict[str, Sent] = {}
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
@@ -104,13 +117,16 @@ class Gateway:
             return web.Response(body=gzip.compress(raw), headers=headers)
         if name in ANSWERS:
             return await self.stream(request, name, ANSWERS[name])
+        if self.content_error is not None and request.path.endswith("/content"):
+            return await self.stream(request, "content", self.content_error)
         return await self.forward(request)
 
     async def stream(self, request: web.Request, name: str, answer: Answer) -> web.StreamResponse:
         sent = self.sent[name] = Sent()
         head, padding, tail = body_of(name, answer)
         response = web.StreamResponse(
-            status=answer.status, headers={"Content-Type": "application/json"}
+            status=answer.status,
+            headers={"Content-Type": "application/json", **dict(answer.headers)},
         )
         if answer.chunked:
             response.enable_chunked_encoding()
@@ -266,18 +282,35 @@ async def test_an_oversized_list_page_is_502(
     await alice.close()
 
 
+def assert_retry_headers_kept(headers: Any) -> None:
+    for name, sent in RATE_LIMITED:
+        if name == "x-unrelated":
+            assert name not in headers  # the proxy's own answer: only what clients retry by
+        else:
+            assert headers[name] == sent, name
+
+
 @pytest.mark.parametrize("name", ["video_huge_error_length", "video_huge_error_chunked"])
-async def test_an_oversized_error_body_is_502_not_relayed(
+async def test_an_oversized_error_body_keeps_its_status_and_retry_headers(
     gateway: tuple[Gateway, TestServer], limited: TestServer, name: str
 ) -> None:
     alice = client(limited)
-    with pytest.raises(openai.InternalServerError) as caught:
+    with pytest.raises(openai.RateLimitError) as caught:
         await alice.videos.retrieve(name)
-    assert_too_large(caught, "video_retrieve")
+    # The upstream's 429 and what the SDK retries by, with the proxy's envelope saying why
+    # the body is not the upstream's.
+    assert caught.value.status_code == 429
+    assert_retry_headers_kept(caught.value.response.headers)
+    body = caught.value.response.json()
+    assert body["status_code"] == 429
+    assert body["error"]["code"] == "upstream_too_large"
+    message = body["error"]["message"]
+    assert "429" in message and str(LIMIT) in message and "max_upstream_json_bytes" in message
+    assert body["extra_fields"]["request_type"] == "video_retrieve"
     await gateway[0].cut_short(name, ERROR_BODY)
-    # Counted once, as what the client got: not also as the upstream's 4xx.
+    # Counted once, as the upstream's 4xx the client got.
     errors = await upstream_errors(limited)
-    assert (errors["malformed"], errors["4xx"]) == (1, 0)
+    assert (errors["malformed"], errors["4xx"]) == (0, 1)
     # An error body under the limit is relayed byte for byte, with its status.
     async with aiohttp.ClientSession() as http:
         url = limited.make_url("/v1/videos/video_small_error")
@@ -290,7 +323,32 @@ async def test_an_oversized_error_body_is_502_not_relayed(
     assert small.value.body["code"] == "too_chatty"
     await alice.close()
     errors = await upstream_errors(limited)
-    assert (errors["malformed"], errors["4xx"]) == (1, 2)
+    assert (errors["malformed"], errors["4xx"]) == (0, 3)
+
+
+async def test_a_joined_videos_upstream_error_too_large_to_rename_keeps_retry_headers(
+    serve: Any, start_simulator: ServerFactory, start_proxy: ServerFactory
+) -> None:
+    """The content of a joined video comes from the upstream under the creator's id, and
+    its errors are rewritten to name the id the client holds; one too large to rewrite is
+    answered in the proxy's words, with the upstream's status and retry headers."""
+    sim = await start_simulator(speed=1.0, job_seconds=600.0)  # still generating throughout
+    big = Answer(ERROR, 200 * 1024, chunked=False, status=429, headers=RATE_LIMITED)
+    gateway = Gateway(sim, content_error=big)
+    proxy = await start_proxy(await serve(gateway.app), max_upstream_json_bytes=LIMIT)
+    alice = client(proxy)
+    await alice.videos.create(prompt="a kite over dunes")
+    joined, headers = await create_raw(alice, prompt="a kite over dunes")
+    assert headers["x-cache"] == "JOINED"
+    async with aiohttp.ClientSession() as http:
+        url = proxy.make_url(f"/v1/videos/{joined.id}/content")
+        async with http.get(url, headers={"Authorization": "Bearer sk-alice"}) as r:
+            assert r.status == 429
+            assert_retry_headers_kept(r.headers)
+            body = await r.json()
+    await alice.close()
+    assert body["error"]["code"] == "upstream_error" and body["error"]["param"] == "id"
+    assert joined.id in body["error"]["message"]
 
 
 async def test_placing_a_list_cursor_on_an_oversized_answer_is_502(
