@@ -512,19 +512,26 @@ class CacheService:
         if scope is not None:
             # And what refreshes in the scope replaced but kept for the hits handed out on
             # it (of every namespace: they are kept by scope): a purged hit reads as expired.
-            self.discard_blobs(self.entries.take_retired(scope=scope))
+            self.discard_blobs(self.entries.take_retired(scope))
         else:
             # Everything, or a namespace across scopes: also the files no entry uses any more
             # (refreshed entries' old videos kept for earlier hits, which then read expired).
             self.discard_blobs(self.blobs.shas())
         return purged
 
-    def purge_upstream(self, upstream_id: str) -> int:
-        """Remove the entries made from an upstream video its client deleted."""
-        purged = self._delete_entries(self.entries.entries_from_upstream(upstream_id))
+    def purge_upstream(self, upstream_id: str, scope: str) -> int:
+        """Remove the entries of `scope` made from an upstream video its client deleted.
+        Only that scope's: the video was the deleter's, and an upstream whose ids are unique
+        only per key may have given another tenant's video the same id."""
+        ids = [
+            entry_id
+            for entry_id in self.entries.entries_from_upstream(upstream_id)
+            if (entry := self.entries.get(entry_id)) is not None and entry.scope == scope
+        ]
+        purged = self._delete_entries(ids)
         # And what a refresh replaced but kept for the hits already handed out: a hit on
         # the deleted video must not keep serving it.
-        self.discard_blobs(self.entries.take_retired(upstream_id))
+        self.discard_blobs(self.entries.take_retired_from(upstream_id, scope))
         return purged
 
     def _delete_entries(self, ids: list[str]) -> int:

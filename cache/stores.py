@@ -192,17 +192,32 @@ class EntryStore:
         """Ids of entries made from an upstream video (e.g. to purge when it is deleted)."""
         return sorted(self._cache.get(f"upstream:{upstream_id}", ()))
 
-    def take_retired(
-        self, upstream_id: str | None = None, *, scope: str | None = None
-    ) -> list[str]:
-        """The files of replaced entries made from an upstream video (or, with `scope`,
-        in a scope), forgotten here: what a refresh left behind for earlier hits, to go
-        when that video is deleted or the scope purged."""
-        key = f"retired-scope:{scope}" if scope is not None else f"retired:{upstream_id}"
+    def take_retired(self, scope: str) -> list[str]:
+        """The files of replaced entries in a scope, forgotten here: what refreshes left
+        behind for earlier hits, to go when the scope is purged."""
+        key = f"retired-scope:{scope}"
         with self._cache.transact():
             retired = self._cache.get(key, ())
             self._cache.delete(key)
         return sorted(retired)
+
+    def take_retired_from(self, upstream_id: str, scope: str) -> list[str]:
+        """The files of replaced entries made from an upstream video that are also kept
+        for `scope`, forgotten under both keys: a delete by someone who holds no record of
+        that video takes only its own scope's."""
+        with self._cache.transact():
+            by_upstream = set(self._cache.get(f"retired:{upstream_id}", ()))
+            by_scope = set(self._cache.get(f"retired-scope:{scope}", ()))
+            taken = by_upstream & by_scope
+            for key, members in (
+                (f"retired:{upstream_id}", by_upstream),
+                (f"retired-scope:{scope}", by_scope),
+            ):
+                if members - taken:
+                    self._cache.set(key, members - taken, expire=DEFAULT_JOB_RETENTION)
+                else:
+                    self._cache.delete(key)
+        return sorted(taken)
 
     def take_lapsed_retired(self, now: float | None = None) -> list[str]:
         """The files of replaced entries whose expiry has passed, forgotten here: no hit

@@ -789,16 +789,24 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
         )
     # The id as recorded when the proxy knows it (also when the client sent it verbatim).
     upstream_id = job.id if job is not None else ctx.route.video_id or ""
+    caller = caller_of(ctx, cache) if cache is not None else None
 
     def purge(obj: dict[str, Any]) -> None:
-        if cache is None or not obj.get("deleted"):
+        if cache is None or caller is None or not obj.get("deleted"):
             return
         # And the id the upstream says it deleted: the one its videos were recorded under,
         # however the client spelt it in the path.
         named = obj.get("id")
         gone_ids = {upstream_id, named} if isinstance(named, str) and named else {upstream_id}
         for gone_id in gone_ids:
-            cache.purge_upstream(gone_id)
+            record = cache.get_job(gone_id)
+            if record is not None and not _is_creator(cache, caller, record):
+                # The same id for another's job: an upstream whose ids are unique only per
+                # key deleted the caller's own video, not that one. Nothing of it goes.
+                continue
+            # What the caller's scope made from it (with no record, expired or never made
+            # here, that is all the proxy can tell was the caller's).
+            cache.purge_upstream(gone_id, caller.scope)
             cache.delete_job(gone_id)
             cache.jobs.mark_deleted(gone_id)  # for list cursors that stop at it
 
@@ -810,7 +818,7 @@ async def delete(ctx: RequestContext) -> web.StreamResponse:
         # The caller's own job (_local_job finds an upstream id for its creator only),
         # already gone upstream (its assets expire after about an hour): the cached copy
         # would outlive the delete, so it goes too.
-        cache.purge_upstream(upstream_id)
+        cache.purge_upstream(upstream_id, job.scope)
         cache.delete_job(upstream_id)
     return response
 

@@ -574,7 +574,7 @@ class Watcher:
         if cache.get_job(job.id) is None:
             # Deleted while publishing (the delete ran on the loop meanwhile and found no
             # entry to purge yet): the entry must not outlive the delete.
-            cache.purge_upstream(job.upstream_id)
+            cache.purge_upstream(job.upstream_id, job.scope)
             log.info("cache_discarded", reason="deleted")
             return
         job.entry_id = entry.id

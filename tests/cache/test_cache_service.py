@@ -157,6 +157,39 @@ async def test_a_replaced_entry_keeps_its_files_until_purged(tmp_path: Path) -> 
     cache.close()
 
 
+async def test_a_delete_purges_only_the_deleters_scope(tmp_path: Path) -> None:
+    # An upstream whose ids are unique per key only gave two scopes' videos one id. Each
+    # scope refreshed its entry once, so each also keeps a replaced file for earlier hits.
+    cache = service(tmp_path)
+    kept: dict[str, list[str]] = {}
+    for scope in ("scope-a", "scope-b"):
+        fp = fingerprint(scope=scope, namespace="", fields={"prompt": "a kite"}, input_reference="")
+        for take in ("first", "second"):
+            lookup = await cache.lookup(fp, CacheControls(no_cache=True))
+            job = cache.remember_miss(
+                # Recorded under an id of the scope's own: one record per upstream id.
+                lookup,
+                {"id": "video_1", "status": "queued"},
+                CacheControls(),
+                client_id=scope,
+            )
+            assert job is not None
+            sha = cache.blobs.put_bytes(f"{scope}'s {take} take".encode())
+            cache.publish(job, {"id": "video_1"}, {"video": sha}, {}, 20)
+            kept.setdefault(scope, []).append(sha)
+    assert cache.entries.count() == 2
+    assert cache.purge_upstream("video_1", "scope-a") == 1
+    # Scope a's entry and its replaced file are gone; scope b's entry and file stay.
+    left = [cache.entries.get(i) for i in cache.entries.entries_from_upstream("video_1")]
+    assert [e.scope for e in left if e is not None] == ["scope-b"]
+    assert [cache.blobs.path(sha) is None for sha in kept["scope-a"]] == [True, True]
+    assert [cache.blobs.path(sha) is None for sha in kept["scope-b"]] == [False, False]
+    # Then b's delete takes b's, replaced file included.
+    assert cache.purge_upstream("video_1", "scope-b") == 1
+    assert cache.blobs.total_bytes == 0
+    cache.close()
+
+
 async def test_a_remix_keeps_its_sources_record(tmp_path: Path) -> None:
     # A DELETE of a remix's source (answered 404 upstream) purges the remix only for the
     # source's creator: the source's record must live as long as the remix's entry.
