@@ -96,7 +96,10 @@ def credential_scope(secret: bytes, credential: str | None) -> str:
     """HMAC-SHA256 hex of a credential identity (`credential_identity`); None: "anonymous"."""
     if credential is None:
         return ANONYMOUS_SCOPE
-    return hmac.new(secret, credential.encode(), hashlib.sha256).hexdigest()
+    # aiohttp hands header bytes that are not UTF-8 over as surrogates (HTTP allows any
+    # byte from 0x80 up in a value): hashed back to those bytes, not refused with a 500.
+    raw = credential.encode("utf-8", "surrogateescape")
+    return hmac.new(secret, raw, hashlib.sha256).hexdigest()
 
 
 def resolve_scope(secret: bytes, credential: str | None, mode: str, shared_name: str) -> str:
