@@ -23,12 +23,13 @@ import atexit
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
 import structlog.tracebacks
+from aiohttp.http_exceptions import HttpProcessingError
 from structlog.types import Processor
 
 from metrics.logwriter import LineWriter, LineWriterFactory, LineWriterHandler
@@ -46,6 +47,28 @@ def _fallback(obj: Any) -> Any:
     if isinstance(obj, bytes | bytearray):
         return bytes(obj).decode("utf-8", "replace")
     return repr(obj)
+
+
+def summarize_parser_errors(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: aiohttp's HTTP parser errors (a malformed request line or
+    header, logged by ``aiohttp.server`` as "Error handling request") become their class
+    and reason, without the traceback and without the offending bytes.
+
+    Why: aiohttp quotes the rejected line byte for byte in the exception's message
+    (``Invalid header value char: b'api-key: <the key>\\x01'``), so a client, or anyone who
+    can reach the port, could have any credential written to the log in clear: redaction
+    recognises a credential by its name or its shape, not inside a quoted request line.
+    The reason is the message up to its first colon, which never quotes the request."""
+    exc_info = event_dict.get("exc_info")
+    exc = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+    if isinstance(exc, HttpProcessingError):
+        del event_dict["exc_info"]
+        event_dict["error"] = type(exc).__name__
+        message = exc.message if isinstance(exc.message, str) else ""
+        event_dict["reason"] = message.split("\n", 1)[0].split(":", 1)[0].strip()
+    return event_dict
 
 
 def _orjson_dumps(obj: Any, default: Any = None, **_: Any) -> str:
@@ -182,6 +205,7 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         UtcTimeStamper(),
+        summarize_parser_errors,  # before any renderer sees the exception
     ]
     final: Processor
     access: list[Processor] | None = None
