@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import openai
+import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -217,6 +218,84 @@ async def test_an_upstream_id_handed_to_two_keys_stays_the_first_ones(
     assert [r.raw_path for r in alices if his.id in r.raw_path] == []
     await alice.close()
     await bob.close()
+
+
+@pytest.mark.parametrize("scope_mode", ["credential", "shared"])
+async def test_deleting_ones_own_video_under_a_reused_id_leaves_the_others_cache(
+    start_proxy: ServerFactory, start_simulator: ServerFactory, scope_mode: str
+) -> None:
+    # Ids unique per key only: alice's first video has bob's first video's id. Her delete
+    # of her own video must not purge his cached video, nor the job his join follows.
+    sim = await start_simulator(ids_per_key=True, speed=10.0)
+    proxy = await start_proxy(sim, cache_scope=scope_mode)
+    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    # Bob: one video cached, a hit on it, and a second job still generating with a join.
+    done = await bob.videos.create_and_poll(prompt="a red kite over a beach", poll_interval_ms=20)
+    await settle(proxy)
+    hit, headers = await create_raw(bob, prompt="a red kite over a beach")
+    assert headers["x-cache"] == "HIT"
+    his_video = (await bob.videos.download_content(hit.id)).read()
+    sim.app[SIM_STATE].settings.speed = 0.01  # his next job outlasts the test's deletes
+    pending, _ = await create_raw(bob, prompt="a lantern on a pier")
+    joined, headers = await create_raw(bob, prompt="a lantern on a pier")
+    assert headers["x-cache"] == "JOINED"
+    # Alice makes two videos that the upstream calls by bob's ids, and deletes them.
+    sim.app[SIM_STATE].settings.speed = 10.0
+    first, _ = await create_raw(alice, prompt="a paper boat in a gutter")
+    second, _ = await create_raw(alice, prompt="a snail on a leaf")
+    assert (first.id, second.id) == (done.id, pending.id)  # the upstream's doing
+    for video in (first, second):
+        await alice.videos.poll(video.id, poll_interval_ms=20)
+        assert (await alice.videos.delete(video.id)).deleted
+    # Bob's cache is untouched: his hit still serves his video, the prompt still hits, and
+    # his join still follows his job.
+    assert (await bob.videos.download_content(hit.id)).read() == his_video
+    again, headers = await create_raw(bob, prompt="a red kite over a beach")
+    assert headers["x-cache"] == "HIT"
+    assert (await bob.videos.download_content(again.id)).read() == his_video
+    assert (await bob.videos.retrieve(joined.id)).status in ("queued", "in_progress")
+    # His own delete still purges what his video made.
+    assert (await bob.videos.delete(done.id)).deleted
+    _, headers = await create_raw(bob, prompt="a red kite over a beach")
+    assert headers["x-cache"] == "MISS"
+    await alice.close()
+    await bob.close()
+
+
+async def raw_create(proxy: TestServer, credential: bytes, prompt: str) -> tuple[int, bytes]:
+    """A create whose credential header holds bytes no HTTP client library would send."""
+    body = orjson.dumps({"prompt": prompt})
+    reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+    writer.write(
+        b"POST /v1/videos HTTP/1.1\r\nHost: x\r\n" + credential + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+        b"Connection: close\r\n\r\n" % len(body) + body
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head + b"\r\n\r\n" + rest
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [b"Authorization: Bearer sk-caf\xe9", b"api-key: k\xff1", b"x-api-key: cl\xe9"],
+)
+async def test_a_credential_that_is_not_utf8_has_a_scope_of_its_own(
+    proxy: TestServer, sim: TestServer, credential: bytes
+) -> None:
+    # HTTP allows any byte from 0x80 up in a header value: such a key is a key like any
+    # other (it was a bare 500 here), and its scope is its own, not its neighbour's.
+    status, answer = await raw_create(proxy, credential, "a dog on a beach")
+    assert status == 200, answer
+    assert b"x-cache: miss" in answer.lower()
+    await settle(proxy)
+    status, answer = await raw_create(proxy, credential, "a dog on a beach")
+    assert status == 200 and b"x-cache: hit" in answer.lower(), answer
+    other = credential[:-1] + bytes([credential[-1] ^ 1])  # one byte apart
+    status, answer = await raw_create(proxy, other, "a dog on a beach")
+    assert status == 200 and b"x-cache: miss" in answer.lower(), answer
 
 
 async def test_truly_concurrent_identical_creates_cost_one_upstream_job(

@@ -583,6 +583,42 @@ def log_events(buf: io.StringIO) -> list[dict[str, Any]]:
     return events
 
 
+# Request lines and headers aiohttp's parser refuses: it quotes the refused line in the
+# error it logs. Each carries a secret the log must not show.
+MALFORMED = {
+    "KEY-IN-API-KEY": b"GET /v1/videos HTTP/1.1\r\nHost: x\r\napi-key: %s\x01\r\n\r\n",
+    "KEY-IN-GATEWAY": b"GET /v1/videos HTTP/1.1\r\nHost: x\r\nx-litellm-api-key : %s\r\n\r\n",
+    "KEY-IN-COOKIE": b"GET /v1/videos HTTP/1.1\r\nHost: x\r\nCookie: s=%s\x02\r\n\r\n",
+    "KEY-IN-QUERY": b"GET /v1/videos?key=%s\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "KEY-IN-LONG-LINE": b"GET / HTTP/1.1\r\nHost: x\r\nx-api-key: %s" + b"0" * 9000 + b"\r\n\r\n",
+}
+
+
+async def test_malformed_requests_leave_no_secret_in_the_log(
+    proxy: TestServer, json_logs: io.StringIO
+) -> None:
+    for secret, request in MALFORMED.items():
+        reader, writer = await asyncio.open_connection(proxy.host, proxy.port)
+        writer.write(request % secret.encode())
+        await writer.drain()
+        assert (await reader.read(12)) == b"HTTP/1.0 400"  # aiohttp's own answer
+        writer.close()
+        await writer.wait_closed()
+    for _ in range(100):  # the log writer batches lines
+        if json_logs.getvalue().count("Error handling request") >= len(MALFORMED):
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(LOG_BATCH_WAIT)
+    text = json_logs.getvalue()
+    assert [secret for secret in MALFORMED if secret in text] == []
+    # What is left says what went wrong, without the bytes.
+    errors = [e for e in log_events(json_logs) if e["event"].startswith("Error handling request")]
+    assert len(errors) == len(MALFORMED)
+    assert {e["reason"] for e in errors} >= {"Invalid header value char", "Invalid header token"}
+    assert all(e["error"] in ("BadHttpMessage", "InvalidURLError", "LineTooLong") for e in errors)
+    assert all("exception" not in e for e in errors)
+
+
 async def test_the_log_names_the_model_also_when_the_client_left_it_out(
     proxy: TestServer, json_logs: io.StringIO
 ) -> None:
