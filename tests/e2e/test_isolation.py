@@ -182,6 +182,19 @@ async def assert_one_upstream_job(proxy: TestServer, sim: TestServer, prompt: st
     await alice.close()
 
 
+Tenants = tuple[TestServer, TestServer, openai.AsyncOpenAI, openai.AsyncOpenAI]
+
+
+async def per_key_tenants(
+    start_simulator: ServerFactory, start_proxy: ServerFactory, scope_mode: str
+) -> Tenants:
+    """An upstream whose ids are unique per key only (a gateway over several accounts),
+    the proxy in front of it, and two tenants' clients: alice and bob."""
+    sim = await start_simulator(ids_per_key=True, speed=10.0)
+    proxy = await start_proxy(sim, cache_scope=scope_mode)
+    return sim, proxy, client(proxy, "sk-alice"), client(proxy, "sk-bob")
+
+
 @pytest.mark.parametrize("scope_mode", ["credential", "shared"])
 async def test_an_upstream_id_handed_to_two_keys_stays_the_first_ones(
     start_proxy: ServerFactory, start_simulator: ServerFactory, scope_mode: str
@@ -189,9 +202,7 @@ async def test_an_upstream_id_handed_to_two_keys_stays_the_first_ones(
     # An upstream whose ids are unique per key only (a gateway over several accounts):
     # bob's first video and alice's first video have one id. Alice's job must not take
     # over bob's record: his join would then be watched with her key and served her video.
-    sim = await start_simulator(ids_per_key=True, speed=10.0)
-    proxy = await start_proxy(sim, cache_scope=scope_mode)
-    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    sim, proxy, alice, bob = await per_key_tenants(start_simulator, start_proxy, scope_mode)
     his, headers = await create_raw(bob, prompt="a red kite over a beach")
     assert headers["x-cache"] == "MISS"
     joined, headers = await create_raw(bob, prompt="a red kite over a beach")
@@ -226,9 +237,7 @@ async def test_deleting_ones_own_video_under_a_reused_id_leaves_the_others_cache
 ) -> None:
     # Ids unique per key only: alice's first video has bob's first video's id. Her delete
     # of her own video must not purge his cached video, nor the job his join follows.
-    sim = await start_simulator(ids_per_key=True, speed=10.0)
-    proxy = await start_proxy(sim, cache_scope=scope_mode)
-    alice, bob = client(proxy, "sk-alice"), client(proxy, "sk-bob")
+    sim, proxy, alice, bob = await per_key_tenants(start_simulator, start_proxy, scope_mode)
     # Bob: one video cached, a hit on it, and a second job still generating with a join.
     done = await bob.videos.create_and_poll(prompt="a red kite over a beach", poll_interval_ms=20)
     await settle(proxy)
