@@ -96,16 +96,17 @@ async def relay_error(ctx: RequestContext, upstream: aiohttp.ClientResponse) -> 
     kind = "4xx" if upstream.status < 500 else "5xx"
     limit = ctx.state.settings.max_upstream_json_bytes
     try:
-        body = await read_bounded(upstream, limit)
+        body: bytes | None = await read_bounded(upstream, limit)
     except UpstreamTooLarge:
-        ctx.state.record_upstream_error(kind)
+        body = None
+    ctx.state.record_upstream_error(kind)
+    if body is None:
         raise upstream_status_error(
             upstream,
             f"The upstream answered {upstream.status} with an error body larger than the "
             f"limit of {limit} bytes (max_upstream_json_bytes); the body is not relayed.",
             code="upstream_too_large",
-        ) from None
-    ctx.state.record_upstream_error(kind)
+        )
     return _as_is(upstream, body)
 
 
