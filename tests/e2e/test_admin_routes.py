@@ -14,7 +14,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from proxy.state import STATE
-from tests.conftest import ServerFactory, base_url
+from tests.conftest import ServerFactory
+from tests.e2e.test_cache import client
 
 TOKEN = "admin-secret-token"
 AUTH = f"Bearer {TOKEN}"
@@ -278,10 +279,6 @@ async def test_admin_errors_use_the_envelope(admin_proxy: TestServer) -> None:
 
 
 # --- Bifrost cache control spellings, end to end -------------------------------------------
-
-
-def client(server: TestServer) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(server), max_retries=0)
 
 
 async def create_headers(c: openai.AsyncOpenAI, prompt: str, **headers: str) -> Any:

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestServer
 from proxy.state import STATE
 from simulator.state import SIM_STATE
 from tests.conftest import ServerFactory, base_url, free_port, until_ok
-from tests.e2e.test_cache import settle
+from tests.e2e.test_cache import client, settle
 from tests.e2e.test_observability import samples, scrape, value
 
 CONTENT = 40 * 1024 * 1024
@@ -70,10 +70,10 @@ def temp_blobs(data_dir: Path) -> list[Path]:
     return list((data_dir / "cache" / "blobs").glob(".tmp-*"))
 
 
-async def until_hit(client: openai.AsyncOpenAI, prompt: str, timeout: float = 30.0) -> str:
+async def until_hit(sdk: openai.AsyncOpenAI, prompt: str, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        raw = await client.videos.with_raw_response.create(prompt=prompt)
+        raw = await sdk.videos.with_raw_response.create(prompt=prompt)
         if raw.headers["x-cache"] == "HIT":
             return raw.parse().id
         await asyncio.sleep(0.2)
@@ -88,18 +88,18 @@ async def test_kill_9_mid_download_and_restart(
     port = free_port()
     proc = await start_proxy_process(sim, data_dir, port)
     base = f"http://127.0.0.1:{port}/v1"
-    client = openai.AsyncOpenAI(api_key="sk-durable", base_url=base, max_retries=0)
+    sdk = openai.AsyncOpenAI(api_key="sk-durable", base_url=base, max_retries=0)
     direct = openai.AsyncOpenAI(api_key="sk-durable", base_url=base_url(sim), max_retries=0)
     try:
         # A small video, fully cached, and a minted id for it.
-        small = await client.videos.create(prompt="a small finished video")
-        minted = await until_hit(client, "a small finished video")
+        small = await sdk.videos.create(prompt="a small finished video")
+        minted = await until_hit(sdk, "a small finished video")
         small_sha = hashlib.sha256((await direct.videos.download_content(small.id)).read())
 
         # A big one: kill -9 while its bytes are being written.
         async with aiohttp.ClientSession() as http:
             await http.post(sim.make_url("/_sim/faults"), json={"content_bytes": CONTENT})
-        big = await client.videos.create(prompt="a big video interrupted")
+        big = await sdk.videos.create(prompt="a big video interrupted")
         deadline = time.monotonic() + 20
         while not any(p.stat().st_size > 0 for p in temp_blobs(data_dir)):
             assert time.monotonic() < deadline, "the download never started"
@@ -115,19 +115,19 @@ async def test_kill_9_mid_download_and_restart(
         # The dead process's hold on the data dir went with it: the restart is not refused.
         proc = await start_proxy_process(sim, data_dir, port)
         # The minted id and the entry survived.
-        assert (await client.videos.retrieve(minted)).status == "completed"
-        cached = (await client.videos.download_content(minted)).read()
+        assert (await sdk.videos.retrieve(minted)).status == "completed"
+        cached = (await sdk.videos.download_content(minted)).read()
         assert hashlib.sha256(cached).digest() == small_sha.digest()
         # The interrupted job was picked up again and finished this time.
-        big_hit = await until_hit(client, "a big video interrupted", timeout=60)
-        cached = (await client.videos.download_content(big_hit)).read()
+        big_hit = await until_hit(sdk, "a big video interrupted", timeout=60)
+        cached = (await sdk.videos.download_content(big_hit)).read()
         upstream = (await direct.videos.download_content(big.id)).read()
         assert len(cached) == CONTENT
         assert hashlib.sha256(cached).digest() == hashlib.sha256(upstream).digest()
     finally:
         proc.kill()
         proc.wait(timeout=10)
-        await client.close()
+        await sdk.close()
         await direct.close()
 
 
@@ -154,12 +154,12 @@ async def test_a_second_process_on_the_same_data_dir_refuses_to_start(
         # It left the first one's files alone, and the first one still serves.
         names = sorted(p.name for p in data_dir.iterdir())
         assert names == ["cache", "secret.key", "videocache.lock"]
-        client = openai.AsyncOpenAI(
+        sdk = openai.AsyncOpenAI(
             api_key="sk-first", base_url=f"http://127.0.0.1:{port}/v1", max_retries=0
         )
-        raw = await client.videos.with_raw_response.create(prompt="made after the refusal")
+        raw = await sdk.videos.with_raw_response.create(prompt="made after the refusal")
         assert raw.headers["x-cache"] == "MISS" and raw.parse().status == "queued"
-        await client.close()
+        await sdk.close()
     finally:
         first.kill()
         first.wait(timeout=10)
@@ -171,7 +171,7 @@ async def test_eviction_goes_by_entry_in_least_recently_used_order(
     # Room for two entries of ~1.2 MB (plus their thumbnail and spritesheet), not three.
     sim = await start_simulator(content_bytes=1_200_000)
     proxy = await start_proxy(sim, cache_max_bytes=3 * 2**20)
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    alice = client(proxy)
     for prompt in ("entry one", "entry two"):
         await alice.videos.create(prompt=prompt)
         await settle(proxy)
@@ -193,7 +193,7 @@ async def test_a_video_larger_than_the_cache_is_not_kept(
 ) -> None:
     sim = await start_simulator(content_bytes=200_000)
     proxy = await start_proxy(sim, cache_max_bytes=2**20)
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    alice = client(proxy)
     await alice.videos.create(prompt="a short clip that fits")
     await settle(proxy)
     sim.app[SIM_STATE].settings.content_bytes = 1_500_000
@@ -229,7 +229,7 @@ async def test_downloads_in_progress_count_against_cache_max_bytes(
     sim = await start_simulator(content_bytes=1_500_000, content_rate=3_000_000)
     data = tmp_path / "data"
     proxy = await start_proxy(sim, data_dir=data, cache_max_bytes=limit, cache_variants=["video"])
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    alice = client(proxy)
     await alice.videos.create(prompt="an older clip")
     await settle(proxy)
     await asyncio.gather(*(alice.videos.create(prompt=f"clip number {i}") for i in range(6)))
@@ -267,7 +267,7 @@ async def test_a_download_is_retried_while_the_upstream_keeps_the_video(
     create paid for a second job. It now retries until the video's content expires."""
     sim = await start_simulator(truncate_content=True)
     proxy = await start_proxy(sim, cache_variants=["video"])
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    alice = client(proxy)
     await alice.videos.create(prompt="a heron in the reeds")
     await asyncio.sleep(2.5)  # five cut downloads and more
     sim.app[SIM_STATE].settings.truncate_content = False
@@ -286,7 +286,7 @@ async def test_a_disk_that_fails_ends_the_job_instead_of_stranding_it(
 ) -> None:
     sim = await start_simulator(slow_ms=300)
     proxy = await start_proxy(sim, data_dir=tmp_path / "data")
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    alice = client(proxy)
     # The blob directory turns into a file: every write there fails (as on a full or
     # broken disk), for real, while the job runs.
     blobs = tmp_path / "data" / "cache" / "blobs"
@@ -340,7 +340,7 @@ async def test_content_that_is_no_media_is_never_cached(
     # hit would hand it out as the video for the entry's whole life.
     sim = await start_simulator(**{fault: True})
     proxy = await start_proxy(sim)
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    alice = client(proxy)
     before = samples(await scrape(proxy))
     video = await alice.videos.create_and_poll(
         prompt="a tide pool at low tide", poll_interval_ms=50
@@ -370,7 +370,7 @@ async def test_content_sent_another_way_is_cached_as_the_video(
 ) -> None:
     sim = await start_simulator(**{fault: True})
     proxy = await start_proxy(sim)
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(proxy), max_retries=0)
+    alice = client(proxy)
     first = await alice.videos.create_and_poll(prompt="a heron in reeds", poll_interval_ms=50)
     await settle(proxy)
     hit = await alice.videos.with_raw_response.create(prompt="a heron in reeds")
@@ -388,7 +388,7 @@ async def test_a_lowered_size_limit_holds_from_start_up(
     sim = await start_simulator(content_bytes=1_200_000)
     data = tmp_path / "data"
     before = await start_proxy(sim, data_dir=data, cache_max_bytes=20 * 2**20)
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(before), max_retries=0)
+    alice = client(before)
     for prompt in ("first", "second", "third"):
         await alice.videos.create(prompt=prompt)
         await settle(before)
@@ -400,7 +400,7 @@ async def test_a_lowered_size_limit_holds_from_start_up(
     assert cache is not None
     assert [e.prompt for e in cache.entries.iter_entries()] == ["third"]
     assert 0 < cache.blobs.total_bytes <= 2 * 2**20
-    alice = openai.AsyncOpenAI(api_key="sk-alice", base_url=base_url(after), max_retries=0)
+    alice = client(after)
     hit = await alice.videos.with_raw_response.create(prompt="first")
     assert hit.headers["x-cache"] == "MISS"
     await alice.close()

@@ -22,14 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from metrics.logging import configure_logging
 from proxy.state import STATE
 from simulator.state import SIM_STATE
-from tests.conftest import ServerFactory, base_url, free_port, sim_requests
-from tests.e2e.test_cache import create_raw, settle
+from tests.conftest import ServerFactory, free_port, sim_requests
+from tests.e2e.test_cache import client, create_raw, settle
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def client(server: TestServer, key: str = "sk-alice") -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key=key, base_url=base_url(server), max_retries=0)
 
 
 async def scrape(server: TestServer, path: str = "/metrics") -> str:
